@@ -1,0 +1,57 @@
+"""Sessions for Microsoft 365 security operations: an audit trail that is queryable,
+summarised in statistics and safe to share between processes."""
+
+from .errors import (
+    ConfigError,
+    CorruptStoreError,
+    InvalidTransition,
+    SchemaError,
+    SerializationError,
+    SessionNotFound,
+    SessionsError,
+    StoreError,
+    ValidationError,
+)
+from .formatting import format_statistics
+from .manager import (
+    LegacyLogWarning,
+    SessionManager,
+    SessionScope,
+    complete_session,
+    create_session,
+    get_session_manager,
+    session,
+)
+from .query import SessionQuery
+from .sessions import Event, Session, Status
+from .store import ImportResult, Store, open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "CorruptStoreError",
+    "Event",
+    "ImportResult",
+    "InvalidTransition",
+    "LegacyLogWarning",
+    "SchemaError",
+    "SerializationError",
+    "Session",
+    "SessionManager",
+    "SessionNotFound",
+    "SessionQuery",
+    "SessionScope",
+    "SessionsError",
+    "Status",
+    "Store",
+    "StoreError",
+    "ValidationError",
+    "__version__",
+    "complete_session",
+    "create_session",
+    "format_statistics",
+    "get_session_manager",
+    "open_store",
+    "session",
+]

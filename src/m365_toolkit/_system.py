@@ -1,0 +1,66 @@
+"""Time, user and process facts about the machine a session runs on."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from .errors import ValidationError
+
+Clock = Callable[[], datetime]
+USER_ENV = "M365_TOOLKIT_USER"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with microseconds: fixed width, so strings sort in time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_time(text: str, what: str = "timestamp") -> datetime:
+    """Read an ISO 8601 timestamp; a naive one is taken as local time. Returns UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{what} {text!r} is not an ISO 8601 timestamp.") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # interpret as local time
+    return moment.astimezone(UTC)
+
+
+def detect_user() -> str:
+    """The user running this process: ``M365_TOOLKIT_USER``, else the OS login name."""
+    explicit = os.environ.get(USER_ENV, "").strip()
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def hostname() -> str:
+    """This machine's host name."""
+    return socket.gethostname()
+
+
+def process_alive(pid: int) -> bool:
+    """Tell whether a process with this id runs on this machine."""
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill would terminate the process there; assume it lives
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

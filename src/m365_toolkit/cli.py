@@ -1,0 +1,243 @@
+"""The ``m365-toolkit`` command: parse options, call the library, format the answer."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, demo
+from .errors import SessionsError
+from .formatting import format_statistics
+from .manager import SessionManager
+from .sessions import Status
+
+F = TypeVar("F", bound=Callable[..., Any])
+_STATUS_STYLE = {"active": "cyan", "success": "green", "error": "red", "cancelled": "yellow"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _store_options(command: F) -> F:
+    """Add ``--store`` and ``--json`` and turn toolkit errors into clean CLI errors."""
+
+    @click.option(
+        "--store",
+        metavar="PATH_OR_URL",
+        envvar="M365_TOOLKIT_STORE",
+        help="Session store: a SQLite file, a .json file or a store URL "
+        "[default: output/sessions/sessions.db; env M365_TOOLKIT_STORE].",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+    @functools.wraps(command)
+    def wrapper(*args: Any, store: str | None, as_json: bool, **kwargs: Any) -> Any:
+        try:
+            with SessionManager(store) as manager:
+                return command(*args, manager=manager, as_json=as_json, **kwargs)
+        except SessionsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _duration_text(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+def _parse_age(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    match = _DURATION.match(text)
+    if not match:
+        raise click.BadParameter(f"{text!r} is not an age such as 30m, 12h, 7d or 2w.")
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+def _console() -> Console:
+    # Piped output has no terminal width: do not squeeze tables into 80 columns.
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def sessions_table(history: list[dict[str, Any]], title: str) -> Table:
+    """A table of sessions as history returns them."""
+    table = Table(title=title, title_justify="left")
+    for column in ("Session ID", "Started (UTC)", "Operation", "User", "Status", "Duration"):
+        table.add_column(column, no_wrap=column == "Session ID")
+    table.add_column("Events", justify="right")
+    for item in history:
+        status = item["status"]
+        table.add_row(
+            item["session_id"],
+            item["start_time"][:19].replace("T", " "),
+            item["operation_type"],
+            item["user"],
+            f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
+            _duration_text(item["duration_seconds"]),
+            str(len(item.get("events", ()))),
+        )
+    return table
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="m365-toolkit")
+def cli() -> None:
+    """Sessions and audit trail for Microsoft 365 security operations."""
+
+
+@cli.group()
+def sessions() -> None:
+    """Query and maintain the session audit trail."""
+
+
+@sessions.command("list")
+@click.option("--type", "operation_type", help="Only this operation type.")
+@click.option("--user", help="Only sessions of this user.")
+@click.option("--status", type=click.Choice([s.value for s in Status]), help="Only this status.")
+@click.option("--days", type=click.FloatRange(min=0), default=30, show_default=True,
+              help="Sessions started in the last N days.")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Show at most N sessions, newest first.")  # fmt: skip
+@_store_options
+def list_sessions(
+    manager: SessionManager,
+    as_json: bool,
+    operation_type: str | None,
+    user: str | None,
+    status: str | None,
+    days: float,
+    limit: int,
+) -> None:
+    """List recent sessions, newest first."""
+    history = manager.get_session_history(
+        operation_type, user, days, status=status, limit=limit
+    )
+    if as_json:
+        _echo_json(history)
+        return
+    if not history:
+        click.echo(f"No sessions in the last {days:g} days in {manager.storage_path}.")
+        return
+    _console().print(sessions_table(history, f"Sessions - last {days:g} days"))
+
+
+@sessions.command("show")
+@click.argument("session_id")
+@_store_options
+def show_session(manager: SessionManager, as_json: bool, session_id: str) -> None:
+    """Show one session with its event timeline."""
+    session = manager.get_session(session_id)
+    if session is None:
+        raise click.ClickException(f"No session with id {session_id!r} in {manager.storage_path}.")
+    data = session.to_dict()
+    if as_json:
+        _echo_json(data)
+        return
+    console = _console()
+    status = data["status"]
+    console.print(f"[bold]Session {data['session_id']}[/]")
+    for label, value in (
+        ("Operation", data["operation_type"]),
+        ("User", data["user"]),
+        ("Status", f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"),
+        ("Started", data["start_time"]),
+        ("Ended", data["end_time"] or "-"),
+        ("Duration", _duration_text(session.get_duration().total_seconds())),
+        ("Host / PID", f"{data['host'] or '-'} / {data['pid'] or '-'}"),
+        ("Metadata", json.dumps(data["metadata"], ensure_ascii=False)),
+    ):
+        console.print(f"  [dim]{label + ':':<12}[/] {value}", highlight=False)
+    timeline = Table(title="Timeline", title_justify="left")
+    for column in ("#", "Time (UTC)", "Type", "Description", "Data"):
+        timeline.add_column(column)
+    for event in data["events"]:
+        timeline.add_row(
+            str(event.get("seq", "")),
+            event["timestamp"][11:23],
+            event["type"],
+            event["description"],
+            json.dumps(event["data"], ensure_ascii=False) if event["data"] else "",
+        )
+    console.print(timeline)
+
+
+@sessions.command("stats")
+@click.option("--days", type=click.FloatRange(min=0), default=30, show_default=True,
+              help="Sessions started in the last N days.")  # fmt: skip
+@_store_options
+def session_stats(manager: SessionManager, as_json: bool, days: float) -> None:
+    """Statistics by operation type, user and status."""
+    stats = manager.get_statistics(days)
+    if as_json:
+        _echo_json(stats)
+    else:
+        click.echo(format_statistics(stats, days))
+
+
+@sessions.command("reap")
+@click.option("--older-than", metavar="AGE",
+              help="Also reap active sessions from other hosts started longer ago (e.g. 12h, 7d).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Only list the stale sessions.")
+@_store_options
+def reap_sessions(
+    manager: SessionManager, as_json: bool, older_than: str | None, dry_run: bool
+) -> None:
+    """Complete as 'error' the active sessions whose process has died."""
+    age = _parse_age(older_than)
+    if dry_run:
+        ids = [record["session_id"] for record in manager.find_stale(age)]
+    else:
+        ids = manager.reap_stale(age)
+    if as_json:
+        _echo_json({"dry_run": dry_run, "sessions": ids})
+        return
+    verb = "Would reap" if dry_run else "Reaped"
+    click.echo(f"{verb} {len(ids)} stale session(s).")
+    for session_id in ids:
+        click.echo(f"  {session_id}")
+
+
+@sessions.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_store_options
+def import_sessions(manager: SessionManager, as_json: bool, file: str) -> None:
+    """Import a session log in the guide's JSON format (e.g. session_log.json)."""
+    result = manager.import_json(file)
+    if as_json:
+        _echo_json({"imported": result.imported, "skipped": result.skipped})
+    else:
+        click.echo(
+            f"Imported {result.imported} session(s) into {manager.storage_path}; "
+            f"skipped {result.skipped} already stored."
+        )
+
+
+@cli.command("demo")
+@_store_options
+def run_demo(manager: SessionManager, as_json: bool) -> None:
+    """Record a few realistic sessions, then show history and statistics."""
+    recorded = demo.record_sessions(manager)
+    history = manager.get_session_history(days=1, limit=len(recorded))
+    if as_json:
+        _echo_json({"store": manager.storage_path, "sessions": history})
+        return
+    console = _console()
+    console.print(f"Recorded {len(recorded)} sessions in {manager.storage_path}")
+    console.print(sessions_table(history, "Sessions recorded by the demo"))
+    click.echo(format_statistics(manager.get_statistics(30), 30))
+
+
+def main() -> None:
+    """Entry point of the ``m365-toolkit`` console script."""
+    cli()

@@ -1,0 +1,64 @@
+"""Sessions like the guide's examples, recorded for ``m365-toolkit demo``."""
+
+from __future__ import annotations
+
+import time
+
+from .manager import SessionManager
+
+_STEP = 0.05  # seconds of simulated work per step, so durations are not all zero
+
+
+def record_sessions(manager: SessionManager) -> list[str]:
+    """Record an audit, a SharePoint analysis, a dashboard and a failing remediation."""
+    ids = []
+    with manager.session(
+        "security_audit",
+        metadata={
+            "tenant": "contoso.onmicrosoft.com",
+            "compliance_framework": "CIS",
+            "initiated_by": "scheduled_task",
+        },
+    ) as audit:
+        for step in (
+            "Connecting to Exchange Online",
+            "Running CIS control 1.1.1",
+            "Running CIS control 1.1.2",
+            "Analyzing results",
+        ):
+            audit.add_event("progress", step)
+            time.sleep(_STEP)
+        audit.add_event("complete", "Audit completed: 92.5% compliance", {"compliance": 92.5})
+    ids.append(audit.session_id)
+
+    with manager.session(
+        "sharepoint_analysis", metadata={"site": "https://contoso.sharepoint.com"}
+    ) as analysis:
+        analysis.add_event("start", "Beginning permission analysis")
+        time.sleep(_STEP)
+        analysis.add_event(
+            "progress", "Parsed permissions export", {"rows": 1843, "external_users": 7}
+        )
+        time.sleep(_STEP)
+        analysis.add_event("complete", "Analysis finished: 12 risk findings")
+    ids.append(analysis.session_id)
+
+    with manager.session(
+        "dashboard_generation", metadata={"source": "m365_cis_audit.json"}
+    ) as dashboard:
+        dashboard.add_event("progress", "Rendering compliance dashboard")
+        time.sleep(_STEP)
+    ids.append(dashboard.session_id)
+
+    try:
+        with manager.session(
+            "remediation",
+            metadata={"preview_only": False, "client_secret": "never-stored-in-the-trail"},
+        ) as remediation:
+            remediation.add_event("progress", "Applying CIS 1.1.3: disable legacy authentication")
+            time.sleep(_STEP)
+            raise PermissionError("Set-OrganizationConfig: access denied for this account")
+    except PermissionError:
+        pass  # recorded as an 'error' session with an 'error' event
+    ids.append(remediation.session_id)
+    return ids

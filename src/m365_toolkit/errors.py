@@ -1,0 +1,79 @@
+"""Errors raised by the toolkit.
+
+Every error derives from :class:`SessionsError`, so callers can catch them all at once::
+
+    SessionsError
+    ├── SessionNotFound       (also a KeyError)    .session_id
+    ├── InvalidTransition                          .session_id, .status
+    ├── ValidationError       (also a ValueError)  bad status, empty operation type, ...
+    ├── SerializationError    (also a TypeError)   .key_path of a value JSON cannot hold
+    ├── ConfigError           (also a ValueError)  bad store location, conflicting managers
+    └── StoreError                                 .location of the store
+        ├── CorruptStoreError                      unreadable or not a toolkit store
+        └── SchemaError                            store written by a newer version
+"""
+
+from __future__ import annotations
+
+
+class SessionsError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class SessionNotFound(SessionsError, KeyError):
+    """No session with this id exists in the store."""
+
+    def __init__(self, session_id: str, location: str | None = None) -> None:
+        where = f" in {location}" if location else ""
+        super().__init__(f"No session with id {session_id!r}{where}.")
+        self.session_id = session_id
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+class InvalidTransition(SessionsError):
+    """The session's status does not allow this change (it has already finished)."""
+
+    def __init__(self, session_id: str, status: str, action: str) -> None:
+        super().__init__(
+            f"Cannot {action} session {session_id!r}: it has already finished "
+            f"with status {status!r}."
+        )
+        self.session_id = session_id
+        self.status = status
+
+
+class ValidationError(SessionsError, ValueError):
+    """A value given to the toolkit is not acceptable."""
+
+
+class SerializationError(SessionsError, TypeError):
+    """Metadata or event data holds a value that cannot be stored as JSON."""
+
+    def __init__(self, key_path: str, value: object) -> None:
+        super().__init__(
+            f"{key_path} holds a {type(value).__name__} ({value!r:.60}), which cannot be stored "
+            "as JSON; convert it to a string, number, bool, None, list or dict first."
+        )
+        self.key_path = key_path
+
+
+class ConfigError(SessionsError, ValueError):
+    """The toolkit was set up in a way that cannot work."""
+
+
+class StoreError(SessionsError):
+    """The store could not be read or written."""
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+class CorruptStoreError(StoreError):
+    """The store exists but is unreadable or is not a toolkit store. It is left untouched."""
+
+
+class SchemaError(StoreError):
+    """The store's schema is newer than this version of the toolkit understands."""

@@ -1,0 +1,31 @@
+"""Plain-text reports in the guide's layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_RULE = "=" * 80
+
+
+def format_statistics(stats: dict[str, Any], days: float | None) -> str:
+    """The guide's statistics report for ``get_statistics()`` output."""
+    window = "All Time" if days is None else f"Last {days:g} Days"
+    lines = [
+        _RULE,
+        f"  Session Statistics - {window}",
+        _RULE,
+        "",
+        "📊 Overview:",
+        f"   Total Sessions: {stats['total_sessions']}",
+        f"   Active Sessions: {stats['active_sessions']}",
+        f"   Average Duration: {stats['avg_duration_seconds']:.1f} seconds",
+    ]
+    for heading, key in (
+        ("🔧 By Operation Type:", "by_operation_type"),
+        ("👤 By User:", "by_user"),
+        ("✅ By Status:", "by_status"),
+    ):
+        lines += ["", heading]
+        lines += [f"   {name}: {count}" for name, count in stats[key].items()] or ["   (none)"]
+    lines.append(_RULE)
+    return "\n".join(lines)

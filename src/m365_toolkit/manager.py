@@ -1,0 +1,392 @@
+"""SessionManager: creates, completes and queries sessions in a store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import warnings
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from . import _system
+from ._system import Clock, utc_now
+from .errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
+from .formatting import format_statistics
+from .query import SessionQuery, parse_status, window_start
+from .sessions import Event, Session, Status, final_status, with_seq
+from .store import Finished, ImportResult, Store, StoreLocation, open_store
+
+LEGACY_LOG = "session_log.json"
+
+
+class LegacyLogWarning(UserWarning):
+    """A session log of the original toolkit lies beside a new store, not imported yet."""
+
+
+class SessionManager:
+    """Creates sessions, records their events and completion, and answers questions on them.
+
+    Args:
+        storage_path: Where sessions are kept: a path ending in ``.json`` (the guide's JSON
+            file), any other path (a SQLite database) or a store URL. ``None`` means
+            ``M365_TOOLKIT_STORE``, else ``output/sessions/sessions.db`` under the current
+            directory.
+        store: An already open store to use instead of ``storage_path``.
+        clock: Returns the current UTC time; replace it in tests.
+    """
+
+    def __init__(
+        self,
+        storage_path: str | os.PathLike[str] | None = None,
+        *,
+        store: Store | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        if store is None:
+            location = StoreLocation.parse(storage_path)
+            fresh = not location.path.exists()
+            store = open_store(storage_path)
+            if fresh:
+                _hint_legacy_log(location.path)
+        self.store = store
+        self.storage_path = store.location
+        self.active_sessions: dict[str, Session] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SessionManager({self.storage_path!r})"
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def create_session(
+        self,
+        operation_type: str,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """Start a session and store it with its ``start`` event.
+
+        Args:
+            operation_type: What the operation is, e.g. ``"security_audit"``.
+            user: Who runs it; by default ``M365_TOOLKIT_USER`` or the OS user.
+            metadata: JSON-ready details; values under secret-looking keys are redacted.
+
+        Raises:
+            ValidationError: ``operation_type`` or ``user`` is empty.
+            SerializationError: ``metadata`` holds a value JSON cannot store.
+        """
+        session = Session(None, user, operation_type or "", metadata, clock=self._clock)
+        seqs = self.store.create(session)
+        session.events = [with_seq(e, seq) for e, seq in zip(session.events, seqs, strict=True)]
+        session._bind(self)
+        with self._lock:
+            self.active_sessions[session.session_id] = session
+        return session
+
+    def get_session(self, session_id: str) -> Session | None:
+        """The session with this id, from this process or from the store; ``None`` if unknown."""
+        with self._lock:
+            session = self.active_sessions.get(session_id)
+        if session is not None:
+            return session
+        record = self.store.get(session_id)
+        return None if record is None else Session.from_dict(record)._bind(self)
+
+    def complete_session(self, session_id: str, status: str = "success") -> None:
+        """Complete a session with ``success``, ``error`` or ``cancelled``.
+
+        Works on sessions started by other processes too.
+
+        Raises:
+            ValidationError: ``status`` is not one of those (a ``ValueError``).
+            SessionNotFound: No session has this id (a ``KeyError``).
+            InvalidTransition: The session has already finished.
+        """
+        final = final_status(status)
+        with self._lock:
+            session = self.active_sessions.get(session_id)
+        if session is not None:
+            session.complete(final)
+        else:
+            self._store_completion(session_id, final, [])
+
+    def session(
+        self,
+        operation_type: str,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SessionScope:
+        """A session for a ``with`` (or ``async with``) block.
+
+        It completes with ``success`` when the block ends, ``error`` (with an ``error`` event
+        naming the exception) when the block raises, and ``cancelled`` on KeyboardInterrupt
+        or task cancellation. The exception still propagates.
+        """
+        return SessionScope(self, operation_type, user, metadata)
+
+    # -- SessionRecorder, called by bound sessions -------------------------------------------
+
+    def record_event(self, session: Session, event: Event) -> Event:
+        try:
+            return with_seq(event, self.store.append_event(session.session_id, event))
+        except InvalidTransition as exc:  # completed by another process meanwhile
+            self._forget(session.session_id)
+            session.status = Status(exc.status)
+            raise
+
+    def record_completion(self, session: Session, status: Status) -> None:
+        finished, event = self._store_completion(session.session_id, status, [])
+        session.events.append(event)
+        session._finish(status, finished.end_time, finished.duration_seconds)
+
+    def _store_completion(
+        self, session_id: str, status: Status, extra: list[Event]
+    ) -> tuple[Finished, Event]:
+        end_time = self._clock()
+        event = Event(end_time, "complete", f"Session completed with status: {status.value}")
+        try:
+            finished = self.store.finish(session_id, status, end_time, [*extra, event])
+        finally:
+            self._forget(session_id)
+        return finished, with_seq(event, finished.seqs[-1])
+
+    def _forget(self, session_id: str) -> None:
+        with self._lock:
+            self.active_sessions.pop(session_id, None)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def get_session_history(
+        self,
+        operation_type: str | None = None,
+        user: str | None = None,
+        days: float | None = 30,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Sessions started in the last ``days`` days (or ``since``), newest first, as dicts.
+
+        Active sessions are included. ``days=None`` means no time limit.
+        """
+        query = SessionQuery(
+            operation_type=operation_type,
+            user=user,
+            status=parse_status(status),
+            since=since if since is not None else window_start(days, self._clock),
+            limit=limit,
+        )
+        return self.store.history(query)
+
+    def get_statistics(self, days: float | None = 30) -> dict[str, Any]:
+        """Counts by operation type, user and status, and the average duration.
+
+        Every session started in the window counts, active ones included; the average
+        covers completed sessions only.
+        """
+        return self.store.statistics(window_start(days, self._clock))
+
+    def print_statistics(self, days: float | None = 30) -> None:
+        """Print :meth:`get_statistics` in the guide's report layout."""
+        print(format_statistics(self.get_statistics(days), days))
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def find_stale(self, older_than: timedelta | None = None) -> list[dict[str, Any]]:
+        """Active sessions whose process has ended without completing them.
+
+        A session from this host is stale when its process no longer runs. Sessions from
+        other hosts (whose processes cannot be checked) are stale only when ``older_than`` is
+        given and they started longer ago than that.
+        """
+        host = _system.hostname()
+        cutoff = self._clock() - older_than if older_than is not None else None
+        stale = []
+        for record in self.store.history(SessionQuery(status=Status.ACTIVE, with_events=False)):
+            pid = record.get("pid")
+            if record.get("host") == host and pid is not None:
+                dead = pid != os.getpid() and not _system.process_alive(int(pid))
+            else:
+                dead = cutoff is not None and _system.parse_time(record["start_time"]) < cutoff
+            if dead:
+                stale.append(record)
+        return stale
+
+    def reap_stale(self, older_than: timedelta | None = None) -> list[str]:
+        """Complete stale sessions (see :meth:`find_stale`) as ``error``; return their ids."""
+        reaped = []
+        for record in self.find_stale(older_than):
+            note = Event(
+                self._clock(),
+                "error",
+                f"Process {record.get('pid')} on {record.get('host')} ended without completing "
+                "the session",
+                {"pid": record.get("pid"), "host": record.get("host")},
+            )
+            try:
+                self._store_completion(record["session_id"], Status.ERROR, [note])
+            except (InvalidTransition, SessionNotFound):
+                continue  # completed or removed by someone else meanwhile
+            reaped.append(record["session_id"])
+        return reaped
+
+    def import_json(self, path: str | os.PathLike[str]) -> ImportResult:
+        """Import a session log in the guide's JSON format; sessions already stored are skipped.
+
+        Naive timestamps are read as local time; secrets in metadata are redacted.
+
+        Raises:
+            CorruptStoreError: The file cannot be read as a JSON array of sessions.
+            ValidationError: A session in it lacks a required field.
+        """
+        source = Path(path)
+        try:
+            records = json.loads(source.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptStoreError(
+                f"Cannot import {str(source)!r}: {exc}.", str(source)
+            ) from exc
+        if not isinstance(records, list):
+            raise CorruptStoreError(
+                f"Cannot import {str(source)!r}: it is not a JSON array of sessions.", str(source)
+            )
+        return self.store.import_sessions(Session.from_dict(record) for record in records)
+
+
+class SessionScope:
+    """Runs a block inside a session; see :meth:`SessionManager.session`."""
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        operation_type: str,
+        user: str | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> None:
+        self._manager = manager
+        self._args = (operation_type, user, metadata)
+        self.session: Session | None = None
+
+    def __enter__(self) -> Session:
+        self.session = self._manager.create_session(*self._args)
+        return self.session
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        if session is None or not session.is_active:
+            return  # the block completed the session itself
+        if exc is None:
+            session.complete(Status.SUCCESS)
+        elif isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+            session.add_event("cancelled", f"Cancelled by {type(exc).__name__}")
+            session.complete(Status.CANCELLED)
+        else:
+            session.add_event(
+                "error",
+                f"{type(exc).__name__}: {exc}",
+                {"exception_type": type(exc).__name__, "message": str(exc)},
+            )
+            session.complete(Status.ERROR)
+
+    async def __aenter__(self) -> Session:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def _hint_legacy_log(store_path: Path) -> None:
+    legacy = store_path.with_name(LEGACY_LOG)
+    if legacy.exists() and legacy != store_path:
+        warnings.warn(
+            f"Found {str(legacy)!r} from the original toolkit beside the new store "
+            f"{str(store_path)!r}. Import it with `m365-toolkit sessions import {legacy}` or "
+            f"SessionManager().import_json({str(legacy)!r}).",
+            LegacyLogWarning,
+            stacklevel=3,
+        )
+
+
+# -- one manager per process -----------------------------------------------------------------
+
+_manager: SessionManager | None = None
+_manager_key: str | None = None
+_manager_lock = threading.Lock()
+
+
+def get_session_manager(storage_path: str | os.PathLike[str] | None = None) -> SessionManager:
+    """This process's shared manager. The first call fixes its store.
+
+    Raises:
+        ConfigError: A later call names a different store.
+    """
+    global _manager, _manager_key
+    with _manager_lock:
+        if _manager is None:
+            _manager = SessionManager(storage_path)
+            _manager_key = StoreLocation.parse(storage_path).key
+        elif storage_path is not None and StoreLocation.parse(storage_path).key != _manager_key:
+            raise ConfigError(
+                f"The session manager of this process already uses {_manager.storage_path!r}; "
+                f"it cannot switch to {os.fspath(storage_path)!r}. Create a SessionManager "
+                "for another store."
+            )
+        return _manager
+
+
+def create_session(operation_type: str, metadata: Mapping[str, Any] | None = None) -> Session:
+    """Start a session on the shared manager (see :meth:`SessionManager.create_session`)."""
+    return get_session_manager().create_session(operation_type, metadata=metadata)
+
+
+def complete_session(session_id: str, status: str = "success") -> None:
+    """Complete a session on the shared manager (see :meth:`SessionManager.complete_session`)."""
+    get_session_manager().complete_session(session_id, status)
+
+
+def session(
+    operation_type: str, user: str | None = None, metadata: Mapping[str, Any] | None = None
+) -> SessionScope:
+    """A ``with`` block session on the shared manager (see :meth:`SessionManager.session`)."""
+    return get_session_manager().session(operation_type, user, metadata)
+
+
+def _reset_session_manager() -> None:
+    """Close and forget the shared manager (for tests)."""
+    global _manager, _manager_key
+    with _manager_lock:
+        if _manager is not None:
+            _manager.close()
+        _manager = _manager_key = None

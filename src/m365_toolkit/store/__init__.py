@@ -1,0 +1,181 @@
+"""The storage protocol and :func:`open_store`, which picks a backend from a location.
+
+A store keeps sessions in the guide's storage format. Every write is committed before it
+returns, and every stored record (session start, event, completion) gets a store-wide
+sequence number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+from ..errors import ConfigError
+from ..query import SessionQuery
+from ..sessions import Event, Session, Status
+
+STORE_ENV = "M365_TOOLKIT_STORE"
+DEFAULT_STORE = Path("output") / "sessions" / "sessions.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What the store recorded when it completed a session."""
+
+    end_time: datetime
+    duration_seconds: float
+    seqs: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """How many sessions an import added, and how many it skipped as already stored."""
+
+    imported: int
+    skipped: int
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What a storage backend provides. Reads return the guide's session dicts."""
+
+    location: str
+
+    def create(self, session: Session) -> list[int]:
+        """Store a new session with its events; return the events' sequence numbers."""
+        ...
+
+    def append_event(self, session_id: str, event: Event) -> int:
+        """Add an event to an active session; return its sequence number."""
+        ...
+
+    def finish(
+        self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
+    ) -> Finished:
+        """Record ``events`` and complete an active session, all at once."""
+        ...
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        """One session with its events, or ``None``."""
+        ...
+
+    def history(self, query: SessionQuery) -> list[dict[str, Any]]:
+        """Sessions matching ``query``, newest first."""
+        ...
+
+    def statistics(self, since: datetime | None) -> dict[str, Any]:
+        """Counts and the average duration of sessions started since ``since``."""
+        ...
+
+    def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
+        """Add sessions whose ids the store does not hold yet."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def default_location() -> str:
+    """``M365_TOOLKIT_STORE`` if set, else ``output/sessions/sessions.db`` under the cwd."""
+    return os.environ.get(STORE_ENV, "").strip() or str(DEFAULT_STORE)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLocation:
+    """A parsed store location: which backend, which file, which options."""
+
+    scheme: str
+    path: Path
+    options: dict[str, str]
+
+    @property
+    def key(self) -> str:
+        """Equal for two locations that name the same store."""
+        return f"{self.scheme}:{self.path.expanduser().absolute()}"
+
+    @classmethod
+    def parse(cls, location: str | os.PathLike[str] | None = None) -> StoreLocation:
+        """Read a path or URL; ``None`` means :func:`default_location`.
+
+        Raises:
+            ConfigError: The location cannot name a store.
+        """
+        text = os.fspath(location) if location is not None else default_location()
+        if not text.strip():
+            raise ConfigError("The store location is empty; give a file path or a store URL.")
+        scheme, _, rest = text.partition("://") if "://" in text else ("", "", text)
+        scheme = scheme.lower()
+        if scheme.startswith("postgres"):
+            raise ConfigError(
+                f"PostgreSQL stores are not available in this version (got {_safe(text)!r}); "
+                "use a SQLite path or a .json file."
+            )
+        path, _, query = rest.partition("?")
+        if scheme and path.startswith("/"):  # sqlite:///rel.db, sqlite:////abs.db (SQLAlchemy)
+            path = path[1:]
+        options = dict(pair.partition("=")[::2] for pair in query.split("&") if pair)
+        if scheme in ("", "file"):
+            scheme = "json" if path.lower().endswith(".json") else "sqlite"
+        if scheme not in ("json", "sqlite"):
+            raise ConfigError(
+                f"Unknown store scheme {scheme!r} in {_safe(text)!r}; use sqlite or json."
+            )
+        if not path:
+            raise ConfigError(f"The store location {_safe(text)!r} names no file.")
+        return cls(scheme, Path(path), options)
+
+
+def open_store(location: str | os.PathLike[str] | None = None, **options: Any) -> Store:
+    """Open the store at ``location``, creating it (and its folder) if it does not exist.
+
+    Args:
+        location: A path ending in ``.json`` (the guide's JSON array file), any other path
+            (a SQLite database), or a URL: ``sqlite:///path.db?synchronous=full``,
+            ``json:///path.json``. ``None`` means :func:`default_location`.
+        options: Backend options, e.g. ``synchronous="full"`` for SQLite.
+
+    Raises:
+        ConfigError: The location cannot name a store.
+        StoreError: The store exists but cannot be used (corrupt, newer schema, ...).
+    """
+    parsed = StoreLocation.parse(location)
+    merged: dict[str, Any] = {**parsed.options, **options}
+    if parsed.scheme == "json":
+        from .jsonfile import JsonStore
+
+        if merged:
+            raise ConfigError(f"The JSON store takes no options, got {sorted(merged)}.")
+        return JsonStore(parsed.path)
+    from .sqlite import SQLiteStore
+
+    unknown = set(merged) - {"synchronous", "busy_timeout"}
+    if unknown:
+        raise ConfigError(
+            f"Unknown SQLite store option(s) {sorted(unknown)}; use synchronous or busy_timeout."
+        )
+    return SQLiteStore(parsed.path, **merged)
+
+
+def _safe(location: str) -> str:
+    """A location with any password in it masked, fit for messages."""
+    scheme, sep, rest = location.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if sep and at and ":" in credentials:
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return location
