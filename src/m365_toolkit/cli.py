@@ -120,9 +120,7 @@ def list_sessions(
     limit: int,
 ) -> None:
     """List recent sessions, newest first."""
-    history = manager.get_session_history(
-        operation_type, user, days, status=status, limit=limit
-    )
+    history = manager.get_session_history(operation_type, user, days, status=status, limit=limit)
     if as_json:
         _echo_json(history)
         return
@@ -186,8 +184,11 @@ def session_stats(manager: SessionManager, as_json: bool, days: float) -> None:
 
 
 @sessions.command("reap")
-@click.option("--older-than", metavar="AGE",
-              help="Also reap active sessions from other hosts started longer ago (e.g. 12h, 7d).")  # fmt: skip
+@click.option(
+    "--older-than",
+    metavar="AGE",
+    help="Also reap active sessions from other hosts started longer ago (e.g. 12h, 7d).",
+)
 @click.option("--dry-run", is_flag=True, help="Only list the stale sessions.")
 @_store_options
 def reap_sessions(

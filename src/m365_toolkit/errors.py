@@ -36,6 +36,7 @@ class InvalidTransition(SessionsError):
     """The session's status does not allow this change (it has already finished)."""
 
     def __init__(self, session_id: str, status: str, action: str) -> None:
+        status = str(status)  # a Status enum prints as its value
         super().__init__(
             f"Cannot {action} session {session_id!r}: it has already finished "
             f"with status {status!r}."

@@ -49,7 +49,7 @@ class SessionManager:
     ) -> None:
         if store is None:
             location = StoreLocation.parse(storage_path)
-            fresh = not location.path.exists()
+            fresh = storage_path is None and not location.path.exists()
             store = open_store(storage_path)
             if fresh:
                 _hint_legacy_log(location.path)
@@ -265,9 +265,7 @@ class SessionManager:
         try:
             records = json.loads(source.read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptStoreError(
-                f"Cannot import {str(source)!r}: {exc}.", str(source)
-            ) from exc
+            raise CorruptStoreError(f"Cannot import {str(source)!r}: {exc}.", str(source)) from exc
         if not isinstance(records, list):
             raise CorruptStoreError(
                 f"Cannot import {str(source)!r}: it is not a JSON array of sessions.", str(source)

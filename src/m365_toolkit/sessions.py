@@ -119,10 +119,14 @@ class Session:
         *,
         clock: _system.Clock = _system.utc_now,
     ) -> None:
-        self.session_id = require_name(session_id, "session_id") if session_id else _new_id()
+        self.session_id = (
+            require_name(session_id, "session_id") if session_id is not None else _new_id()
+        )
         self.user = require_name(user, "user") if user is not None else _system.detect_user()
         self.operation_type = (
-            require_name(operation_type, "operation_type") if operation_type else "general"
+            require_name(operation_type, "operation_type")
+            if operation_type is not None
+            else "general"
         )
         self.metadata = clean_mapping(metadata, "metadata")
         self.start_time: datetime = clock()

@@ -122,8 +122,7 @@ class JsonStore:
         with self._update() as snapshot:
             if snapshot.find(session.session_id) is not None:
                 raise ValidationError(
-                    f"A session with id {session.session_id!r} already exists in "
-                    f"{self.location!r}."
+                    f"A session with id {session.session_id!r} already exists in {self.location!r}."
                 )
             record = session.to_dict()
             record.pop("cost", None)

@@ -209,8 +209,7 @@ class SQLiteStore:
                 ref = _session_row(conn, session)
             except sqlite3.IntegrityError:
                 raise ValidationError(
-                    f"A session with id {session.session_id!r} already exists in "
-                    f"{self.location!r}."
+                    f"A session with id {session.session_id!r} already exists in {self.location!r}."
                 ) from None
             return [_event_row(conn, ref, event) for event in session.events]
 
@@ -302,8 +301,7 @@ class SQLiteStore:
         where, params = _where(query)
         limit = -1 if query.limit is None else query.limit
         selected = (
-            f"SELECT {{columns}} FROM sessions {where} "
-            "ORDER BY start_time DESC, id DESC LIMIT ?"
+            f"SELECT {{columns}} FROM sessions {where} ORDER BY start_time DESC, id DESC LIMIT ?"
         )
         conn = self._conn()
         with self._mapped():
@@ -362,7 +360,11 @@ def _loads(text: str) -> Any:
 def _session_row(
     conn: sqlite3.Connection, session: Session, *, ignore_existing: bool = False
 ) -> int | None:
-    sql = INSERT_SESSION.replace("INSERT", "INSERT OR IGNORE", 1) if ignore_existing else INSERT_SESSION
+    sql = (
+        INSERT_SESSION.replace("INSERT", "INSERT OR IGNORE", 1)
+        if ignore_existing
+        else INSERT_SESSION
+    )
     cursor = conn.execute(
         sql,
         (
