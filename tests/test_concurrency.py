@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,14 +16,14 @@ import pytest
 
 from m365_toolkit.errors import InvalidTransition
 from m365_toolkit.manager import SessionManager
+from m365_toolkit.store import open_store
 
 PROCESSES = 4
 LIFECYCLES = 200
 THREADS = 8
 THREAD_LIFECYCLES = 50
 
-# Each worker waits on stdin for the go signal, so all of them start writing together,
-# and opens the store only then, so they also race to create it.
+# Each worker waits on stdin for the go signal, so all of them start writing together.
 WORKER = textwrap.dedent(
     """
     import json
@@ -62,11 +64,6 @@ COMPLETER = textwrap.dedent(
 )
 
 
-@pytest.fixture(params=["sqlite", "json"])
-def store_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    return tmp_path / ("store.db" if request.param == "sqlite" else "store.json")
-
-
 def _check_counts(store_path: Path, expected_sessions: int, steps: int) -> list[dict[str, Any]]:
     """Check the store holds exactly ``expected_sessions`` finished lifecycles; return them."""
     with SessionManager(store_path) as manager:
@@ -92,11 +89,13 @@ def _check_counts(store_path: Path, expected_sessions: int, steps: int) -> list[
     return history
 
 
-def test_processes_started_together_on_a_fresh_store_record_every_lifecycle_exactly_once(
+def test_processes_started_together_record_every_lifecycle_exactly_once(
     store_path: Path, tmp_path: Path
 ) -> None:
     # The JSON store rewrites the whole file per write: one step keeps it fast.
     steps = 2 if store_path.suffix == ".db" else 1
+    # Created beforehand: racing to create a store is the subject of another test.
+    SessionManager(store_path).close()
     script = tmp_path / "worker.py"
     script.write_text(WORKER, encoding="utf-8")
     workers = [
@@ -114,7 +113,6 @@ def test_processes_started_together_on_a_fresh_store_record_every_lifecycle_exac
         for worker in workers:  # barrier: every worker is up before any of them writes
             assert worker.stdout is not None
             assert worker.stdout.readline() == "READY\n"
-        assert not store_path.exists()
         for worker in workers:
             assert worker.stdin is not None
             worker.stdin.write("GO\n")
@@ -206,3 +204,50 @@ def test_a_session_started_in_one_process_is_found_and_completed_by_another(
         with pytest.raises(InvalidTransition):
             manager.complete_session(session.session_id)
         assert manager.get_session(session.session_id).status == "cancelled"  # type: ignore[union-attr]
+
+
+def _open_new_stores(
+    barrier: Any, folder: str, rounds: int, failures: Any
+) -> None:  # runs in a spawned process
+    errors = []
+    for round_no in range(rounds):
+        barrier.wait()
+        try:
+            open_store(os.path.join(folder, f"round{round_no}.db")).close()
+        except Exception as exc:
+            errors.append(
+                f"round {round_no}: {type(exc).__name__}: {exc} (cause: {exc.__cause__!r})"
+            )
+    failures.put(errors)
+
+
+def test_processes_opening_a_new_sqlite_store_at_the_same_moment_all_succeed(
+    tmp_path: Path,
+) -> None:
+    """Several programs started at once on a store that does not exist yet all get to use it."""
+    rounds = 400  # the race is narrow: enough rounds to lose it almost surely while it exists
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES)
+    failures = context.Queue()
+    openers = [
+        context.Process(target=_open_new_stores, args=(barrier, str(tmp_path), rounds, failures))
+        for _ in range(PROCESSES)
+    ]
+    for opener in openers:
+        opener.start()
+    errors = [error for _ in openers for error in failures.get(timeout=120)]
+    for opener in openers:
+        opener.join()
+        assert opener.exitcode == 0
+    failures.close()
+    failures.join_thread()
+    kinds: dict[str, str] = {}
+    for error in errors:
+        kinds.setdefault(error.split(":", 2)[1].strip(), error)
+    assert errors == [], (
+        f"{len(errors)} of {PROCESSES * rounds} opens of a new store failed; one of each kind:\n"
+        + "\n".join(kinds.values())
+    )
+    for round_no in range(rounds):
+        with SessionManager(tmp_path / f"round{round_no}.db") as manager:
+            assert manager.get_session_history(days=None) == []

@@ -71,11 +71,6 @@ HOLDER = textwrap.dedent(
 )
 
 
-@pytest.fixture(params=["sqlite", "json"])
-def store_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    return tmp_path / ("store.db" if request.param == "sqlite" else "store.json")
-
-
 @pytest.fixture
 def seed() -> int:
     explicit = os.environ.get("M365_CRASH_SEED")

@@ -1,3 +1,4 @@
+import os
 import sqlite3
 
 import pytest
@@ -134,3 +135,19 @@ def test_bad_locations_are_explained(location, message):
     with pytest.raises(ConfigError, match=message) as caught:
         open_store(location)
     assert "pw@" not in str(caught.value)
+
+
+def test_temporary_files_of_killed_json_writers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    path = tmp_path / "trail.json"
+    leftover = tmp_path / f".trail.json.{int(dead.stdout)}.tmp"
+    leftover.write_text("[", encoding="utf-8")
+    live = tmp_path / f".trail.json.{os.getpid()}.tmp"
+    live.write_text("[", encoding="utf-8")
+    JsonStore(path).close()
+    assert not leftover.exists()
+    assert live.exists()  # a live writer's file is left alone

