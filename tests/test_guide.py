@@ -20,7 +20,6 @@ GUIDE = ROOT / "docs" / "SESSION_MANAGEMENT.md"
 SHARED_GUIDE = ROOT.parent / "shared" / "spec" / "SESSION_MANAGEMENT.md"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}"
 SIGNATURES_ONLY = {"Session Class", "SessionManager Class", "Helper Functions"}
-NOT_YET = {"Integration with Cost Tracking": "the cost tracker is not built yet"}
 HEADINGS = [heading for heading, _ in snippets(GUIDE.read_text(encoding="utf-8"))]
 
 
@@ -43,15 +42,13 @@ def test_the_guide_in_docs_is_the_shared_specification():
 
 
 @pytest.mark.parametrize("index", range(len(HEADINGS)), ids=lambda i: f"{i}-{HEADINGS[i]}")
-def test_guide_snippet_runs(guide_run, index, request):
+def test_guide_snippet_runs(guide_run, index):
     report, _ = guide_run
     heading = HEADINGS[index]
     result = report[index]
     if heading in SIGNATURES_ONLY:
         assert result["status"] == "syntax"  # signatures without bodies, not code to run
         return
-    if heading in NOT_YET:
-        request.applymarker(pytest.mark.xfail(reason=NOT_YET[heading], strict=True))
     assert result["status"] == "ok", result.get("error")
 
 
@@ -86,5 +83,8 @@ def test_the_guide_snippets_leave_the_sessions_they_describe(guide_run):
             "Analyzing results",
             "Session completed with status: success",
         ]
+        costs = manager.store.costs.report("operation")
+        assert [(g.key, g.totals.requests) for g in costs] == [("gpt5_analysis", 1)]
+        assert by_heading["Integration with Cost Tracking"]["stdout"].startswith("Session ID: ")
         audit = [s for s in history if s["metadata"].get("spo_admin_url")]
         assert audit[0]["events"][-2]["description"] == "Audit completed with 92.5% compliance"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -91,6 +92,11 @@ def _clean(value: Any, path: str) -> Any:
     if isinstance(value, (PurePath, UUID)):
         return str(value)
     raise SerializationError(path, value)
+
+
+def to_json(value: dict[str, Any]) -> str:
+    """Compact JSON text of a cleaned mapping, as the stores keep it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else "{}"
 
 
 def require_name(value: object, what: str) -> str:

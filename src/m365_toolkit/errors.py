@@ -8,6 +8,8 @@ Every error derives from :class:`SessionsError`, so callers can catch them all a
     ├── ValidationError       (also a ValueError)  bad status, empty operation type, ...
     ├── SerializationError    (also a TypeError)   .key_path of a value JSON cannot hold
     ├── ConfigError           (also a ValueError)  bad store location, conflicting managers
+    ├── UnknownModel          (also a LookupError) .model with no known price
+    ├── BudgetExceededError                        .budget, .limit, .spent
     └── StoreError                                 .location of the store
         ├── CorruptStoreError                      unreadable or not a toolkit store
         └── SchemaError                            store written by a newer version
@@ -62,6 +64,32 @@ class SerializationError(SessionsError, TypeError):
 
 class ConfigError(SessionsError, ValueError):
     """The toolkit was set up in a way that cannot work."""
+
+
+class UnknownModel(SessionsError, LookupError):
+    """No price is known for a model name."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"No price is known for model {model!r}. Give one with "
+            f"GPT5CostTracker(prices={{{model!r}: {{'input': ..., 'cached_input': ..., "
+            "'output': ...}}) in USD per million tokens, or in the [prices] table of the "
+            "cost config file (M365_TOOLKIT_COST_CONFIG)."
+        )
+        self.model = model
+
+
+class BudgetExceededError(SessionsError):
+    """A budget is already spent, so no further request should start."""
+
+    def __init__(self, budget: str, limit: object, spent: object) -> None:
+        super().__init__(
+            f"The {budget} budget of ${limit} is exhausted: ${spent} spent. "
+            "Stop, or raise the limit."
+        )
+        self.budget = budget
+        self.limit = limit
+        self.spent = spent
 
 
 class StoreError(SessionsError):

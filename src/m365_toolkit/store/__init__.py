@@ -8,13 +8,15 @@ sequence number.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
+from ..costs import CostGroup, CostRecord, CostTotals
 from ..errors import ConfigError
 from ..query import SessionQuery
 from ..sessions import Event, Session, Status
@@ -40,11 +42,53 @@ class ImportResult:
     skipped: int
 
 
+class CostLog(Protocol):
+    """Where priced LLM requests are kept, linked to sessions by id."""
+
+    location: str
+
+    def add(self, record: CostRecord) -> CostTotals:
+        """Store a record; return its session's totals afterwards (zeros without a session)."""
+        ...
+
+    def total(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        user: str | None = None,
+        session_id: str | None = None,
+    ) -> Decimal:
+        """The cost of the records that match every filter given."""
+        ...
+
+    def report(
+        self, group_by: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[CostGroup]:
+        """Totals per model, type, operation, user or day, most expensive first."""
+        ...
+
+    def by_session(self, session_ids: Sequence[str]) -> dict[str, CostTotals]:
+        """Totals of each of these sessions that has costs."""
+        ...
+
+    def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every record, oldest first, in the cost log's entry format."""
+        ...
+
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class Store(Protocol):
     """What a storage backend provides. Reads return the guide's session dicts."""
 
     location: str
+
+    @property
+    def costs(self) -> CostLog:
+        """The cost records that belong with these sessions."""
+        ...
 
     def create(self, session: Session) -> list[int]:
         """Store a new session with its events; return the events' sequence numbers."""

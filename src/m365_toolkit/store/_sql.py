@@ -37,6 +37,33 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_by_session ON events (session, seq);
     """,
+    # Costs in exact integer picodollars (1e-12 USD), so SUM() adds without float error.
+    # operation_type is copied from the session when the cost is recorded: reports group by
+    # it without a join.
+    """
+    CREATE TABLE costs (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        timestamp      TEXT    NOT NULL,
+        session_id     TEXT,
+        user           TEXT    NOT NULL,
+        operation_type TEXT,
+        model          TEXT    NOT NULL,
+        request_type   TEXT    NOT NULL,
+        input_tokens   INTEGER NOT NULL,
+        cached_tokens  INTEGER NOT NULL,
+        output_tokens  INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        input_cost     INTEGER NOT NULL,
+        cached_cost    INTEGER NOT NULL,
+        output_cost    INTEGER NOT NULL,
+        total_cost     INTEGER NOT NULL,
+        price_source   TEXT    NOT NULL,
+        metadata       TEXT    NOT NULL
+    );
+    CREATE INDEX costs_by_time ON costs (timestamp);
+    CREATE INDEX costs_by_session ON costs (session_id) WHERE session_id IS NOT NULL;
+    CREATE INDEX costs_by_user ON costs (user, timestamp)
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -62,3 +89,21 @@ STATISTICS = (
     "SELECT operation_type, user, status, count(*), total(duration_seconds), "
     "count(duration_seconds) FROM sessions {where} GROUP BY status, operation_type, user"
 )
+
+INSERT_COST = (
+    "INSERT INTO costs (timestamp, session_id, user, operation_type, model, request_type, "
+    "input_tokens, cached_tokens, output_tokens, reasoning_tokens, input_cost, cached_cost, "
+    "output_cost, total_cost, price_source, metadata) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+COST_TOTALS = (
+    "count(*), total(input_tokens), total(cached_tokens), total(output_tokens), "
+    "total(reasoning_tokens), total(total_cost)"
+)
+COST_GROUP_KEYS = {
+    "model": "model",
+    "type": "request_type",
+    "operation": "coalesce(operation_type, '(no session)')",
+    "user": "user",
+    "day": "substr(timestamp, 1, 10)",
+}

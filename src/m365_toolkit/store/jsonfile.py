@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -11,19 +9,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from .._system import format_time, parse_time, process_alive
-from ..errors import (
-    ConfigError,
-    CorruptStoreError,
-    InvalidTransition,
-    SessionNotFound,
-    StoreError,
-    ValidationError,
-)
+from .._system import format_time, parse_time
+from ..errors import InvalidTransition, SessionNotFound, ValidationError
 from ..query import SessionQuery, statistics_from_groups
 from ..sessions import Event, Session, Status
 from . import Finished, ImportResult
-from ._filelock import FileLock
+from ._jsonarray import JsonArrayFile
+from .jsoncosts import COST_LOG_NAME, JsonCostLog
 
 
 class JsonStore:
@@ -36,14 +28,19 @@ class JsonStore:
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = path.expanduser().absolute()
-        self.location = str(self.path)
-        if self.path.is_dir():
-            raise ConfigError(f"The store path {self.location!r} is a folder; name a file.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
-        self._read()  # report a corrupt file now, not at the first write
-        self._remove_leftovers()
+        self._file = JsonArrayFile(
+            path, "session store", lambda item: isinstance(item, dict) and "session_id" in item
+        )
+        self.path = self._file.path
+        self.location = self._file.location
+        self._costs: JsonCostLog | None = None
+
+    @property
+    def costs(self) -> JsonCostLog:
+        """The cost log beside this file (``gpt5_cost_log.json``), opened on first use."""
+        if self._costs is None:
+            self._costs = JsonCostLog(self.path.with_name(COST_LOG_NAME))
+        return self._costs
 
     def close(self) -> None:
         """Nothing to release: the file is opened per call."""
@@ -62,70 +59,13 @@ class JsonStore:
     def __repr__(self) -> str:
         return f"JsonStore({self.location!r})"
 
-    # -- file --------------------------------------------------------------------------------
-
     def _read(self) -> list[dict[str, Any]]:
-        try:
-            text = self.path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            return []
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CorruptStoreError(
-                f"Cannot read the session store {self.location!r}: {exc}. It was left untouched.",
-                self.location,
-            ) from exc
-        if not text.strip():
-            return []
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CorruptStoreError(
-                f"The session store {self.location!r} is not valid JSON ({exc}). It was left "
-                "untouched; repair it or name another store.",
-                self.location,
-            ) from exc
-        if not isinstance(data, list) or not all(
-            isinstance(item, dict) and "session_id" in item for item in data
-        ):
-            raise CorruptStoreError(
-                f"The session store {self.location!r} is not a JSON array of sessions. It was "
-                "left untouched; name another store.",
-                self.location,
-            )
-        return data
-
-    def _temporary(self, pid: int) -> Path:
-        return self.path.with_name(f".{self.path.name}.{pid}.tmp")
-
-    def _remove_leftovers(self) -> None:
-        """Delete temporary files of writers that were killed mid-write (never the store)."""
-        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            pid = leftover.name[len(self.path.name) + 2 : -len(".tmp")]
-            if pid.isdigit() and not process_alive(int(pid)):
-                leftover.unlink(missing_ok=True)
-
-    def _write(self, sessions: list[dict[str, Any]]) -> None:
-        body = ",\n".join(json.dumps(session, ensure_ascii=False) for session in sessions)
-        temporary = self._temporary(os.getpid())
-        try:
-            with temporary.open("w", encoding="utf-8") as file:
-                file.write(f"[\n{body}\n]\n" if sessions else "[]\n")
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-            _fsync_folder(self.path.parent)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise StoreError(
-                f"Cannot write the session store {self.location!r}: {exc}.", self.location
-            ) from exc
+        return self._file.read()
 
     @contextmanager
     def _update(self) -> Iterator[_Snapshot]:
-        with self._lock.held():
-            snapshot = _Snapshot(self._read())
-            yield snapshot
-            self._write(snapshot.sessions)
+        with self._file.update() as sessions:
+            yield _Snapshot(sessions)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -259,17 +199,3 @@ def _matches(record: dict[str, Any], start: datetime, query: SessionQuery) -> bo
         and (query.since is None or start >= query.since)
         and (query.until is None or start < query.until)
     )
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

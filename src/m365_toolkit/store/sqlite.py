@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .._system import format_time, parse_time
+from .._values import to_json
 from ..errors import (
     ConfigError,
     CorruptStoreError,
@@ -39,6 +40,7 @@ from ._sql import (
     SESSION_COLUMNS,
     STATISTICS,
 )
+from .sqlite_costs import SQLiteCostLog
 
 _HEADER = b"SQLite format 3\x00"
 _SYNCHRONOUS = ("normal", "full", "extra")
@@ -227,6 +229,11 @@ class SQLiteStore:
     def __repr__(self) -> str:
         return f"SQLiteStore({self.location!r})"
 
+    @property
+    def costs(self) -> SQLiteCostLog:
+        """The ``costs`` table of this database."""
+        return SQLiteCostLog(self)
+
     # -- writes ------------------------------------------------------------------------------
 
     def create(self, session: Session) -> list[int]:
@@ -245,7 +252,7 @@ class SQLiteStore:
             cursor = conn.execute(
                 APPEND_EVENT,
                 (format_time(event.timestamp), event.type, event.description,
-                 _dumps(event.data), session_id),
+                 to_json(event.data), session_id),
             )  # fmt: skip
         if cursor.rowcount == 1 and cursor.lastrowid is not None:
             return cursor.lastrowid
@@ -383,10 +390,6 @@ def _where(query: SessionQuery) -> tuple[str, list[Any]]:
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else "{}"
-
-
 def _session_row(
     conn: sqlite3.Connection, session: Session, *, ignore_existing: bool = False
 ) -> int | None:
@@ -398,7 +401,7 @@ def _session_row(
     cursor = conn.execute(
         sql,
         (
-            session.session_id, session.user, session.operation_type, _dumps(session.metadata),
+            session.session_id, session.user, session.operation_type, to_json(session.metadata),
             format_time(session.start_time),
             format_time(session.end_time) if session.end_time else None,
             session.status.value, session.duration_seconds, session.host, session.pid,
@@ -410,7 +413,7 @@ def _session_row(
 def _event_row(conn: sqlite3.Connection, ref: int | None, event: Event) -> int:
     cursor = conn.execute(
         INSERT_EVENT,
-        (ref, format_time(event.timestamp), event.type, event.description, _dumps(event.data)),
+        (ref, format_time(event.timestamp), event.type, event.description, to_json(event.data)),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid

@@ -1,0 +1,113 @@
+"""A JSON array file that is read whole and replaced atomically under an inter-process lock."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .._system import process_alive
+from ..errors import ConfigError, CorruptStoreError, StoreError
+from ._filelock import FileLock
+
+Record = dict[str, Any]
+
+
+class JsonArrayFile:
+    """The file's records are a JSON array of objects, each checked by ``is_record``.
+
+    Writers hold a lock file beside it and replace the file whole (temporary file, fsync,
+    rename), so readers never see half a file and no writer loses another's records.
+    """
+
+    def __init__(self, path: Path, what: str, is_record: Callable[[Any], bool]) -> None:
+        self.path = path.expanduser().absolute()
+        self.location = str(self.path)
+        self._what = what
+        self._is_record = is_record
+        if self.path.is_dir():
+            raise ConfigError(f"The {what} path {self.location!r} is a folder; name a file.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
+        self.read()  # report a corrupt file now, not at the first write
+        self._remove_leftovers()
+
+    def read(self) -> list[Record]:
+        """The records, without taking the lock (the file is always whole)."""
+        try:
+            text = self.path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CorruptStoreError(
+                f"Cannot read the {self._what} {self.location!r}: {exc}. It was left untouched.",
+                self.location,
+            ) from exc
+        if not text.strip():
+            return []
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CorruptStoreError(
+                f"The {self._what} {self.location!r} is not valid JSON ({exc}). It was left "
+                "untouched; repair it or name another file.",
+                self.location,
+            ) from exc
+        if not isinstance(data, list) or not all(map(self._is_record, data)):
+            raise CorruptStoreError(
+                f"The {self._what} {self.location!r} is not a JSON array of its records. It was "
+                "left untouched; name another file.",
+                self.location,
+            )
+        return data
+
+    @contextmanager
+    def update(self) -> Iterator[list[Record]]:
+        """Read under the lock; the list as changed in the block is written back."""
+        with self._lock.held():
+            records = self.read()
+            yield records
+            self._write(records)
+
+    def _temporary(self, pid: int) -> Path:
+        return self.path.with_name(f".{self.path.name}.{pid}.tmp")
+
+    def _remove_leftovers(self) -> None:
+        """Delete temporary files of writers that were killed mid-write (never the file)."""
+        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            pid = leftover.name[len(self.path.name) + 2 : -len(".tmp")]
+            if pid.isdigit() and not process_alive(int(pid)):
+                leftover.unlink(missing_ok=True)
+
+    def _write(self, records: list[Record]) -> None:
+        body = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
+        temporary = self._temporary(os.getpid())
+        try:
+            with temporary.open("w", encoding="utf-8") as file:
+                file.write(f"[\n{body}\n]\n" if records else "[]\n")
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.path)
+            _fsync_folder(self.path.parent)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise StoreError(
+                f"Cannot write the {self._what} {self.location!r}: {exc}.", self.location
+            ) from exc
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,176 @@
+"""Cost records in the SQLite store's own database file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .._system import format_time
+from .._values import to_json
+from ..costs import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico, usd
+from ._sql import COST_GROUP_KEYS, COST_TOTALS, INSERT_COST
+
+if TYPE_CHECKING:
+    from .sqlite import SQLiteStore
+
+_ENTRY_COLUMNS = (
+    "timestamp, session_id, user, operation_type, model, request_type, input_tokens, "
+    "cached_tokens, output_tokens, reasoning_tokens, input_cost, cached_cost, output_cost, "
+    "total_cost, price_source, metadata"
+)
+
+
+class SQLiteCostLog:
+    """The ``costs`` table of a :class:`SQLiteStore`, sharing its connections."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self.location = store.location
+
+    def close(self) -> None:
+        """The store owns the connections."""
+
+    def add(self, record: CostRecord) -> CostTotals:
+        """Store a record; return the totals of its session (or zeros), read in the same
+        transaction so that concurrent writers cannot skew them."""
+        with self._store._write() as conn:
+            conn.execute(INSERT_COST, _row(record))
+            if record.session_id is None:
+                return CostTotals()
+            row = conn.execute(
+                f"SELECT {COST_TOTALS} FROM costs WHERE session_id = ?", (record.session_id,)
+            ).fetchone()
+        return _totals(row)
+
+    def total(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        user: str | None = None,
+        session_id: str | None = None,
+    ) -> Decimal:
+        """The cost of the records matching every filter given."""
+        where, params = _where(since, until, user=user, session_id=session_id)
+        with self._store._mapped():
+            row = (
+                self._store._conn()
+                .execute(f"SELECT total(total_cost) FROM costs {where}", params)
+                .fetchone()
+            )
+        return from_pico(int(row[0]))
+
+    def report(
+        self, group_by: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[CostGroup]:
+        """Totals per model, type, operation, user or day; most expensive first."""
+        key = COST_GROUP_KEYS[check_group(group_by)]
+        where, params = _where(since, until)
+        with self._store._mapped():
+            rows = (
+                self._store._conn()
+                .execute(
+                    f"SELECT {key} AS grp, {COST_TOTALS} FROM costs {where} GROUP BY grp "
+                    "ORDER BY total(total_cost) DESC, grp",
+                    params,
+                )
+                .fetchall()
+            )
+        return [CostGroup(str(row[0]), _totals(row[1:])) for row in rows]
+
+    def by_session(self, session_ids: Sequence[str]) -> dict[str, CostTotals]:
+        """Totals of each of these sessions that has any cost."""
+        if not session_ids:
+            return {}
+        found: dict[str, CostTotals] = {}
+        with self._store._mapped():
+            conn = self._store._conn()
+            for start in range(0, len(session_ids), 500):  # stay under SQLite's variable limit
+                chunk = session_ids[start : start + 500]
+                rows = conn.execute(
+                    f"SELECT session_id, {COST_TOTALS} FROM costs WHERE session_id IN "
+                    f"({', '.join('?' * len(chunk))}) GROUP BY session_id",
+                    chunk,
+                )
+                found.update((row[0], _totals(row[1:])) for row in rows)
+        return found
+
+    def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every record (oldest first) in the cost log's entry format, streamed."""
+        where, params = _where(since, None)
+        with self._store._mapped():
+            rows = self._store._conn().execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM costs {where} ORDER BY seq", params
+            )
+            for row in rows:
+                yield _entry(row)
+
+
+def _where(
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    user: str | None = None,
+    session_id: str | None = None,
+) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for clause, value in (
+        ("timestamp >= ?", format_time(since) if since else None),
+        ("timestamp < ?", format_time(until) if until else None),
+        ("user = ?", user),
+        ("session_id = ?", session_id),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _row(record: CostRecord) -> tuple[Any, ...]:
+    usage, cost = record.usage, record.cost
+    return (
+        format_time(record.timestamp), record.session_id, record.user, record.operation_type,
+        record.model, record.request_type, usage.input, usage.cached_input, usage.output,
+        usage.reasoning, to_pico(cost.input), to_pico(cost.cached_input), to_pico(cost.output),
+        to_pico(cost.total), cost.source, to_json(record.metadata),
+    )  # fmt: skip
+
+
+def _totals(row: Sequence[Any]) -> CostTotals:
+    requests, input_tokens, cached, output, reasoning, cost = row
+    return CostTotals(
+        int(requests), int(input_tokens), int(cached), int(output), int(reasoning),
+        from_pico(int(cost)),
+    )  # fmt: skip
+
+
+def _entry(row: Sequence[Any]) -> dict[str, Any]:
+    (timestamp, session_id, user, operation_type, model, request_type, input_tokens, cached,
+     output, reasoning, input_cost, cached_cost, output_cost, total_cost, source,
+     metadata) = row  # fmt: skip
+    return {
+        "timestamp": timestamp,
+        "session_id": session_id,
+        "user": user,
+        "operation_type": operation_type,
+        "model": model,
+        "request_type": request_type,
+        "tokens": {
+            "input": input_tokens,
+            "cached_input": cached,
+            "output": output,
+            "reasoning": reasoning,
+            "total": input_tokens + output,
+        },
+        "cost": {
+            "input": usd(from_pico(input_cost)),
+            "cached_input": usd(from_pico(cached_cost)),
+            "output": usd(from_pico(output_cost)),
+            "total": usd(from_pico(total_cost)),
+        },
+        "price_source": source,
+        "metadata": json.loads(metadata),
+    }
