@@ -2,6 +2,7 @@
 summarised in statistics and safe to share between processes."""
 
 from .errors import (
+    BudgetExceededError,
     ConfigError,
     CorruptStoreError,
     InvalidTransition,
@@ -10,6 +11,7 @@ from .errors import (
     SessionNotFound,
     SessionsError,
     StoreError,
+    UnknownModel,
     ValidationError,
 )
 from .formatting import format_statistics
@@ -29,6 +31,7 @@ from .store import ImportResult, Store, open_store
 __version__ = "0.1.0"
 
 __all__ = [
+    "BudgetExceededError",
     "ConfigError",
     "CorruptStoreError",
     "Event",
@@ -46,6 +49,7 @@ __all__ = [
     "Status",
     "Store",
     "StoreError",
+    "UnknownModel",
     "ValidationError",
     "__version__",
     "complete_session",

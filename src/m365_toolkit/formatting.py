@@ -27,5 +27,10 @@ def format_statistics(stats: dict[str, Any], days: float | None) -> str:
     ):
         lines += ["", heading]
         lines += [f"   {name}: {count}" for name, count in stats[key].items()] or ["   (none)"]
+    if stats.get("total_cost_usd"):
+        lines += ["", "💰 LLM Costs:", f"   Total: ${stats['total_cost_usd']:.4f}"]
+        lines += [
+            f"   {name}: ${cost:.4f}" for name, cost in stats["cost_by_operation_type"].items()
+        ]
     lines.append(_RULE)
     return "\n".join(lines)

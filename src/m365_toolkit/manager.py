@@ -9,12 +9,14 @@ import threading
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from . import _system
 from ._system import Clock, utc_now
+from .costs import CostTotals, usd
 from .errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
 from .formatting import format_statistics
 from .query import SessionQuery, parse_status, window_start
@@ -108,10 +110,14 @@ class SessionManager:
         """The session with this id, from this process or from the store; ``None`` if unknown."""
         with self._lock:
             session = self.active_sessions.get(session_id)
-        if session is not None:
-            return session
-        record = self.store.get(session_id)
-        return None if record is None else Session.from_dict(record)._bind(self)
+        if session is None:
+            record = self.store.get(session_id)
+            if record is None:
+                return None
+            session = Session.from_dict(record)._bind(self)
+        totals = self.store.costs.by_session([session_id]).get(session_id)
+        session.cost = totals.to_dict() if totals is not None else None
+        return session
 
     def complete_session(self, session_id: str, status: str = "success") -> None:
         """Complete a session with ``success``, ``error`` or ``cancelled``.
@@ -186,10 +192,12 @@ class SessionManager:
         status: str | None = None,
         limit: int | None = None,
         since: datetime | None = None,
+        with_costs: bool = False,
     ) -> list[dict[str, Any]]:
         """Sessions started in the last ``days`` days (or ``since``), newest first, as dicts.
 
-        Active sessions are included. ``days=None`` means no time limit.
+        Active sessions are included. ``days=None`` means no time limit. ``with_costs`` adds
+        each session's LLM requests, tokens and USD cost under ``"cost"``.
         """
         query = SessionQuery(
             operation_type=operation_type,
@@ -198,15 +206,26 @@ class SessionManager:
             since=since if since is not None else window_start(days, self._clock),
             limit=limit,
         )
-        return self.store.history(query)
+        history = self.store.history(query)
+        if with_costs:
+            totals = self.store.costs.by_session([item["session_id"] for item in history])
+            for item in history:
+                item["cost"] = totals.get(item["session_id"], CostTotals()).to_dict()
+        return history
 
     def get_statistics(self, days: float | None = 30) -> dict[str, Any]:
         """Counts by operation type, user and status, and the average duration.
 
         Every session started in the window counts, active ones included; the average
-        covers completed sessions only.
+        covers completed sessions only. ``total_cost_usd`` and ``cost_by_operation_type``
+        cover the LLM requests made in the window.
         """
-        return self.store.statistics(window_start(days, self._clock))
+        since = window_start(days, self._clock)
+        stats = self.store.statistics(since)
+        by_operation = self.store.costs.report("operation", since)
+        stats["total_cost_usd"] = usd(sum((g.totals.cost for g in by_operation), Decimal(0)))
+        stats["cost_by_operation_type"] = {g.key: usd(g.totals.cost) for g in by_operation}
+        return stats
 
     def print_statistics(self, days: float | None = 30) -> None:
         """Print :meth:`get_statistics` in the guide's report layout."""
