@@ -17,9 +17,6 @@ def test_importing_the_package_does_not_need_the_costs_extra():
     import subprocess
     import sys
 
-    code = (
-        "import sys; import m365_toolkit, m365_toolkit.cli; "
-        "print('genai_prices' in sys.modules)"
-    )
+    code = "import sys; import m365_toolkit, m365_toolkit.cli; print('genai_prices' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import click
@@ -15,9 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__, demo
+from .costs import GROUPS
 from .errors import SessionsError
 from .formatting import format_statistics
 from .manager import SessionManager
+from .query import window_start
 from .sessions import Status
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,10 +108,20 @@ def sessions() -> None:
 @click.option("--type", "operation_type", help="Only this operation type.")
 @click.option("--user", help="Only sessions of this user.")
 @click.option("--status", type=click.Choice([s.value for s in Status]), help="Only this status.")
-@click.option("--days", type=click.FloatRange(min=0), default=30, show_default=True,
-              help="Sessions started in the last N days.")  # fmt: skip
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Show at most N sessions, newest first.")  # fmt: skip
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0),
+    default=30,
+    show_default=True,
+    help="Sessions started in the last N days.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Show at most N sessions, newest first.",
+)
 @_store_options
 def list_sessions(
     manager: SessionManager,
@@ -171,8 +184,13 @@ def show_session(manager: SessionManager, as_json: bool, session_id: str) -> Non
 
 
 @sessions.command("stats")
-@click.option("--days", type=click.FloatRange(min=0), default=30, show_default=True,
-              help="Sessions started in the last N days.")  # fmt: skip
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0),
+    default=30,
+    show_default=True,
+    help="Sessions started in the last N days.",
+)
 @_store_options
 def session_stats(manager: SessionManager, as_json: bool, days: float) -> None:
     """Statistics by operation type, user and status."""
@@ -222,6 +240,131 @@ def import_sessions(manager: SessionManager, as_json: bool, file: str) -> None:
             f"Imported {result.imported} session(s) into {manager.storage_path}; "
             f"skipped {result.skipped} already stored."
         )
+
+
+@cli.group()
+def costs() -> None:
+    """LLM costs linked to sessions: reports, CSV export and budgets."""
+
+
+def _tracker(manager: SessionManager, **options: Any) -> Any:
+    from .cost_tracker import GPT5CostTracker  # needs the costs extra
+
+    return GPT5CostTracker(manager=manager, **options)
+
+
+@costs.command("report")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0),
+    default=30,
+    show_default=True,
+    help="Requests made in the last N days.",
+)
+@click.option(
+    "--by",
+    "group_by",
+    type=click.Choice(GROUPS),
+    default="model",
+    show_default=True,
+    help="What to group the costs by.",
+)
+@_store_options
+def cost_report(manager: SessionManager, as_json: bool, days: float, group_by: str) -> None:
+    """Costs, requests and tokens grouped by model, type, operation, user or day."""
+    since = window_start(days)
+    groups = manager.store.costs.report(group_by, since)
+    if as_json:
+        _echo_json([group.to_dict(group_by) for group in groups])
+        return
+    if not groups:
+        click.echo(f"No LLM costs in the last {days:g} days in {manager.storage_path}.")
+        return
+    table = Table(title=f"LLM costs by {group_by} - last {days:g} days", title_justify="left")
+    for column in (group_by.capitalize(), "Requests", "Input", "Cached", "Output", "Cost (USD)"):
+        table.add_column(column, justify="left" if column == group_by.capitalize() else "right")
+    for group in groups:
+        t = group.totals
+        table.add_row(
+            group.key,
+            f"{t.requests:,}",
+            f"{t.input:,}",
+            f"{t.cached_input:,}",
+            f"{t.output:,}",
+            f"{t.cost:.6f}",
+        )
+    total = sum((g.totals.cost for g in groups), Decimal(0))
+    table.add_row("[bold]total[/]", "", "", "", "", f"[bold]{total:.6f}[/]")
+    _console().print(table)
+
+
+@costs.command("export")
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The CSV file to write.",
+)
+@_store_options
+def cost_export(manager: SessionManager, as_json: bool, csv_path: str) -> None:
+    """Write every cost record to a CSV file."""
+    rows = _tracker(manager).export_to_csv(csv_path)
+    if as_json:
+        _echo_json({"path": csv_path, "rows": rows})
+    else:
+        click.echo(f"Wrote {rows} cost record(s) to {csv_path}.")
+
+
+@costs.command("budget")
+@click.option("--daily", type=float, help="Daily limit in USD for all spending.")
+@click.option("--monthly", type=float, help="Monthly limit in USD for all spending.")
+@click.option("--user-daily", type=float, help="Daily limit in USD per user.")
+@click.option("--user-monthly", type=float, help="Monthly limit in USD per user.")
+@click.option("--user", help="Whose per-user spend to show [default: the current user].")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Cost config file with a [budgets] table [env M365_TOOLKIT_COST_CONFIG].",
+)
+@_store_options
+def cost_budget(
+    manager: SessionManager,
+    as_json: bool,
+    daily: float | None,
+    monthly: float | None,
+    user_daily: float | None,
+    user_monthly: float | None,
+    user: str | None,
+    config_file: str | None,
+) -> None:
+    """Current spend against each budget (from the options or the cost config file)."""
+    tracker = _tracker(
+        manager, budget_limit=daily, monthly_limit=monthly, user_daily_limit=user_daily,
+        user_monthly_limit=user_monthly, user=user, config_file=config_file,
+    )  # fmt: skip
+    statuses = tracker.budget_status()
+    if as_json:
+        _echo_json([
+            {"budget": s.budget.name, "limit": str(s.budget.limit), "spent": str(s.spent),
+             "remaining": str(s.remaining), "exhausted": s.exhausted}
+            for s in statuses
+        ])  # fmt: skip
+        return
+    if not statuses:
+        raise click.UsageError(
+            "No budget is set: give --daily, --monthly, --user-daily or --user-monthly, "
+            "or a [budgets] table in the cost config file."
+        )
+    table = Table(title=f"Budgets (user {tracker.user})", title_justify="left")
+    for column in ("Budget", "Limit (USD)", "Spent (USD)", "Remaining (USD)", "State"):
+        table.add_column(column, justify="left" if column in ("Budget", "State") else "right")
+    for s in statuses:
+        state = "[red]exhausted[/]" if s.exhausted else "[green]ok[/]"
+        table.add_row(s.budget.label, f"{s.budget.limit:.2f}", f"{s.spent:.6f}",
+                      f"{s.remaining:.6f}", state)  # fmt: skip
+    _console().print(table)
 
 
 @cli.command("demo")

@@ -57,6 +57,7 @@ class GPT5CostTracker:
         enforce: Raise :class:`BudgetExceededError` from a request that was made while a
             budget was already exhausted (the request is still recorded); see
             :meth:`check_budget` to stop before making one.
+        clock: Returns the current UTC time; by default the manager's.
     """
 
     def __init__(
@@ -74,7 +75,7 @@ class GPT5CostTracker:
         user_monthly_limit: float | Decimal | None = None,
         session_limit: float | Decimal | None = None,
         enforce: bool = False,
-        clock: _system.Clock = _system.utc_now,
+        clock: _system.Clock | None = None,
     ) -> None:
         config = CostConfig.load(os.fspath(config_file) if config_file is not None else None)
         self.prices = PriceBook(config.prices, config.source).with_overrides(prices or {})
@@ -94,11 +95,11 @@ class GPT5CostTracker:
         self.budget_limit = budget_limit
         self.enforce = enforce
         self.session_id = session_id
-        self._clock = clock
         self._owned: Store | JsonCostLog | None = None
         if session_id is not None or log_file is None:
             manager = manager or get_session_manager()
         self._manager = manager
+        self._clock = clock or (manager.clock if manager is not None else _system.utc_now)
         if log_file is not None:
             self.log_file = os.fspath(log_file)
             if self.log_file.lower().endswith(".json"):
@@ -194,7 +195,7 @@ class GPT5CostTracker:
         exhausted = self._watch_budgets(cost.total)
         if self.enforce and exhausted is not None:
             raise BudgetExceededError(
-                exhausted.budget.label, exhausted.budget.limit, _money(exhausted.spent)
+                exhausted.budget.label, exhausted.budget.limit, exhausted.spent
             )
         totals = session_totals if self.session_id is not None else own
         return {"request": entry, "session_total": totals.to_dict()}
@@ -216,9 +217,7 @@ class GPT5CostTracker:
         """Raise :class:`BudgetExceededError` if any budget is exhausted; call before a request."""
         for status in self.budget_status():
             if status.exhausted:
-                raise BudgetExceededError(
-                    status.budget.label, status.budget.limit, _money(status.spent)
-                )
+                raise BudgetExceededError(status.budget.label, status.budget.limit, status.spent)
 
     def _spent(self, budget: Budget, now: Any) -> Decimal:
         if budget.scope == "session":
@@ -242,8 +241,8 @@ class GPT5CostTracker:
     def _announce(self, status: BudgetStatus) -> None:
         budget = status.budget
         message = (
-            f"The {budget.label} budget of ${budget.limit} is crossed: "
-            f"${_money(status.spent)} spent."
+            f"The {budget.label} budget of ${budget.limit:.2f} is crossed: "
+            f"${status.spent:.6f} spent."
         )
         logger.warning(message)
         warnings.warn(message, BudgetWarning, stacklevel=4)
@@ -373,10 +372,6 @@ class GPT5CostTracker:
         finally:
             temporary.unlink(missing_ok=True)
         return rows
-
-
-def _money(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.000001"))
 
 
 def _sum_groups(groups: list[CostGroup]) -> CostTotals:

@@ -64,8 +64,9 @@ class Cost:
 
 
 def usd(amount: Decimal) -> float:
-    """A cost as the float (6 decimals) of the guide's dict format."""
-    return round(float(amount), 6)
+    """A cost as the float of the guide's dict format: the nearest double, not rounded to a
+    few decimals, so that a gpt-5-nano request's $0.0000003 is not shown as zero."""
+    return float(amount)
 
 
 def to_pico(amount: Decimal) -> int:

@@ -17,6 +17,8 @@ Every error derives from :class:`SessionsError`, so callers can catch them all a
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class SessionsError(Exception):
     """Base class of every error the toolkit raises on purpose."""
@@ -82,9 +84,9 @@ class UnknownModel(SessionsError, LookupError):
 class BudgetExceededError(SessionsError):
     """A budget is already spent, so no further request should start."""
 
-    def __init__(self, budget: str, limit: object, spent: object) -> None:
+    def __init__(self, budget: str, limit: Decimal, spent: Decimal) -> None:
         super().__init__(
-            f"The {budget} budget of ${limit} is exhausted: ${spent} spent. "
+            f"The {budget} budget of ${limit:.2f} is exhausted: ${spent:.6f} spent. "
             "Stop, or raise the limit."
         )
         self.budget = budget

@@ -58,7 +58,7 @@ class SessionManager:
         self.store = store
         self.storage_path = store.location
         self.active_sessions: dict[str, Session] = {}
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -98,7 +98,7 @@ class SessionManager:
             ValidationError: ``operation_type`` or ``user`` is empty.
             SerializationError: ``metadata`` holds a value JSON cannot store.
         """
-        session = Session(None, user, operation_type or "", metadata, clock=self._clock)
+        session = Session(None, user, operation_type or "", metadata, clock=self.clock)
         seqs = self.store.create(session)
         session.events = [with_seq(e, seq) for e, seq in zip(session.events, seqs, strict=True)]
         session._bind(self)
@@ -169,7 +169,7 @@ class SessionManager:
     def _store_completion(
         self, session_id: str, status: Status, extra: list[Event]
     ) -> tuple[Finished, Event]:
-        end_time = self._clock()
+        end_time = self.clock()
         event = Event(end_time, "complete", f"Session completed with status: {status.value}")
         try:
             finished = self.store.finish(session_id, status, end_time, [*extra, event])
@@ -203,7 +203,7 @@ class SessionManager:
             operation_type=operation_type,
             user=user,
             status=parse_status(status),
-            since=since if since is not None else window_start(days, self._clock),
+            since=since if since is not None else window_start(days, self.clock),
             limit=limit,
         )
         history = self.store.history(query)
@@ -220,7 +220,7 @@ class SessionManager:
         covers completed sessions only. ``total_cost_usd`` and ``cost_by_operation_type``
         cover the LLM requests made in the window.
         """
-        since = window_start(days, self._clock)
+        since = window_start(days, self.clock)
         stats = self.store.statistics(since)
         by_operation = self.store.costs.report("operation", since)
         stats["total_cost_usd"] = usd(sum((g.totals.cost for g in by_operation), Decimal(0)))
@@ -241,7 +241,7 @@ class SessionManager:
         given and they started longer ago than that.
         """
         host = _system.hostname()
-        cutoff = self._clock() - older_than if older_than is not None else None
+        cutoff = self.clock() - older_than if older_than is not None else None
         stale = []
         for record in self.store.history(SessionQuery(status=Status.ACTIVE, with_events=False)):
             pid = record.get("pid")
@@ -258,7 +258,7 @@ class SessionManager:
         reaped = []
         for record in self.find_stale(older_than):
             note = Event(
-                self._clock(),
+                self.clock(),
                 "error",
                 f"Process {record.get('pid')} on {record.get('host')} ended without completing "
                 "the session",
