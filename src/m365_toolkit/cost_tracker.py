@@ -191,13 +191,12 @@ class GPT5CostTracker:
             self.total_tokens["cached_input"] += usage.cached_input
             self.total_tokens["output"] += usage.output
             self.total_cost += cost.total
-            own = self._own_totals()
-        exhausted = self._watch_budgets(cost.total)
+            totals = session_totals if self.session_id is not None else self._own_totals()
+        exhausted = self._watch_budgets(cost.total) if self.budgets else None
         if self.enforce and exhausted is not None:
             raise BudgetExceededError(
                 exhausted.budget.label, exhausted.budget.limit, exhausted.spent
             )
-        totals = session_totals if self.session_id is not None else own
         return {"request": entry, "session_total": totals.to_dict()}
 
     def _own_totals(self) -> CostTotals:

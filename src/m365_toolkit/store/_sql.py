@@ -62,7 +62,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX costs_by_time ON costs (timestamp);
     CREATE INDEX costs_by_session ON costs (session_id) WHERE session_id IS NOT NULL;
-    CREATE INDEX costs_by_user ON costs (user, timestamp)
+    CREATE INDEX costs_by_user ON costs (user, timestamp);
+    -- Running totals of each session with costs, kept by the statement that adds a cost
+    -- (ADD_SESSION_COST, in the same transaction): reading a session's totals on every
+    -- tracked request stays one row instead of a scan of all its costs.
+    CREATE TABLE cost_sessions (
+        session_id       TEXT    PRIMARY KEY,
+        requests         INTEGER NOT NULL,
+        input_tokens     INTEGER NOT NULL,
+        cached_tokens    INTEGER NOT NULL,
+        output_tokens    INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        total_cost       INTEGER NOT NULL
+    ) WITHOUT ROWID
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -100,6 +112,19 @@ COST_TOTALS = (
     "count(*), total(input_tokens), total(cached_tokens), total(output_tokens), "
     "total(reasoning_tokens), total(total_cost)"
 )
+SESSION_TOTALS_COLUMNS = (
+    "requests, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_cost"
+)
+# Parameters: session_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens,
+# total_cost of the cost just added.
+ADD_SESSION_COST = (
+    f"INSERT INTO cost_sessions (session_id, {SESSION_TOTALS_COLUMNS}) "
+    "VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (session_id) DO UPDATE SET "
+    "requests = requests + 1, input_tokens = input_tokens + ?2, "
+    "cached_tokens = cached_tokens + ?3, output_tokens = output_tokens + ?4, "
+    "reasoning_tokens = reasoning_tokens + ?5, total_cost = total_cost + ?6"
+)
+SESSION_COST_TOTALS = f"SELECT {SESSION_TOTALS_COLUMNS} FROM cost_sessions WHERE session_id = ?"
 COST_GROUP_KEYS = {
     "model": "model",
     "type": "request_type",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -11,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 from .._system import format_time
 from .._values import to_json
 from ..costs import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico, usd
-from ._sql import COST_GROUP_KEYS, COST_TOTALS, INSERT_COST
+from ._sql import (
+    ADD_SESSION_COST,
+    COST_GROUP_KEYS,
+    COST_TOTALS,
+    INSERT_COST,
+    SESSION_COST_TOTALS,
+    SESSION_TOTALS_COLUMNS,
+)
 
 if TYPE_CHECKING:
     from .sqlite import SQLiteStore
@@ -21,6 +30,11 @@ _ENTRY_COLUMNS = (
     "cached_tokens, output_tokens, reasoning_tokens, input_cost, cached_cost, output_cost, "
     "total_cost, price_source, metadata"
 )
+# The sorter behind a GROUP BY keeps up to the page cache's size in memory before it spills
+# sorted runs to temporary files. On a store connection (64 MiB cache) a report over a million
+# costs then holds 64 MiB more and sorts 25% slower than in 2 MiB runs; its full scan evicts
+# the cached pages either way.
+_SORT_CACHE_KIB = 2048
 
 
 class SQLiteCostLog:
@@ -36,14 +50,14 @@ class SQLiteCostLog:
     def add(self, record: CostRecord) -> CostTotals:
         """Store a record; return the totals of its session (or zeros), read in the same
         transaction so that concurrent writers cannot skew them."""
+        row = _row(record)
         with self._store._write() as conn:
-            conn.execute(INSERT_COST, _row(record))
+            conn.execute(INSERT_COST, row)
             if record.session_id is None:
                 return CostTotals()
-            row = conn.execute(
-                f"SELECT {COST_TOTALS} FROM costs WHERE session_id = ?", (record.session_id,)
-            ).fetchone()
-        return _totals(row)
+            conn.execute(ADD_SESSION_COST, (record.session_id, *row[6:10], row[13]))
+            totals = conn.execute(SESSION_COST_TOTALS, (record.session_id,)).fetchone()
+        return _totals(totals)
 
     def total(
         self,
@@ -54,6 +68,9 @@ class SQLiteCostLog:
         session_id: str | None = None,
     ) -> Decimal:
         """The cost of the records matching every filter given."""
+        if session_id is not None and since is None and until is None and user is None:
+            found = self.by_session([session_id]).get(session_id)
+            return found.cost if found is not None else Decimal(0)
         where, params = _where(since, until, user=user, session_id=session_id)
         with self._store._mapped():
             row = (
@@ -69,16 +86,12 @@ class SQLiteCostLog:
         """Totals per model, type, operation, user or day; most expensive first."""
         key = COST_GROUP_KEYS[check_group(group_by)]
         where, params = _where(since, until)
-        with self._store._mapped():
-            rows = (
-                self._store._conn()
-                .execute(
-                    f"SELECT {key} AS grp, {COST_TOTALS} FROM costs {where} GROUP BY grp "
-                    "ORDER BY total(total_cost) DESC, grp",
-                    params,
-                )
-                .fetchall()
-            )
+        with self._store._mapped(), _small_cache(self._store._conn()) as conn:
+            rows = conn.execute(
+                f"SELECT {key} AS grp, {COST_TOTALS} FROM costs {where} GROUP BY grp "
+                "ORDER BY total(total_cost) DESC, grp",
+                params,
+            ).fetchall()
         return [CostGroup(str(row[0]), _totals(row[1:])) for row in rows]
 
     def by_session(self, session_ids: Sequence[str]) -> dict[str, CostTotals]:
@@ -91,8 +104,8 @@ class SQLiteCostLog:
             for start in range(0, len(session_ids), 500):  # stay under SQLite's variable limit
                 chunk = session_ids[start : start + 500]
                 rows = conn.execute(
-                    f"SELECT session_id, {COST_TOTALS} FROM costs WHERE session_id IN "
-                    f"({', '.join('?' * len(chunk))}) GROUP BY session_id",
+                    f"SELECT session_id, {SESSION_TOTALS_COLUMNS} FROM cost_sessions "
+                    f"WHERE session_id IN ({', '.join('?' * len(chunk))})",
                     chunk,
                 )
                 found.update((row[0], _totals(row[1:])) for row in rows)
@@ -107,6 +120,17 @@ class SQLiteCostLog:
             )
             for row in rows:
                 yield _entry(row)
+
+
+@contextmanager
+def _small_cache(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """The connection with a small page cache (and so sort memory) until the block ends."""
+    size = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+    conn.execute(f"PRAGMA cache_size = -{_SORT_CACHE_KIB}")
+    try:
+        yield conn
+    finally:
+        conn.execute(f"PRAGMA cache_size = {size}")
 
 
 def _where(

@@ -1,0 +1,454 @@
+"""CIS audit results: load the JSON the audit script writes, summarise it, follow the trend.
+
+The audit writes ``output/reports/security/m365_cis_audit*.json``: a JSON array (or, for a
+single control, one object) of results with the keys ``ControlId``, ``Title``, ``Severity``,
+``Expected``, ``Actual``, ``Status``, ``Evidence``, ``Reference`` and ``Timestamp``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ._textfile import read_text
+from .errors import ValidationError
+
+RESULTS_GLOB = "m365_cis_audit*.json"
+REPORTS_SUBDIR = Path("output", "reports", "security")
+
+STATUSES = ("Pass", "Fail", "Manual", "Error")
+SEVERITIES = ("High", "Medium", "Low")
+_FAILED_STATUSES = frozenset({"Fail", "Error"})
+_CANONICAL = {name.lower(): name for name in STATUSES + SEVERITIES}
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_FILE_STAMP = re.compile(r"m365_cis_audit_(\d{8}_\d{6})")
+
+
+class NoAuditResults(ValidationError):
+    """No CIS audit results file exists yet where one was looked for."""
+
+    def __init__(self, location: Path) -> None:
+        super().__init__(
+            f"No CIS audit results ({RESULTS_GLOB}) were found in {str(location)!r}. "
+            "Run the CIS audit first; it writes its results there."
+        )
+        self.location = location
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    """One control as the audit reported it. ``timestamp`` is naive local time."""
+
+    control_id: str
+    title: str
+    severity: str
+    status: str
+    expected: Any = None
+    actual: Any = None
+    evidence: Any = None
+    reference: str = ""
+    timestamp: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "control_id": self.control_id,
+            "title": self.title,
+            "severity": self.severity,
+            "status": self.status,
+            "expected": self.expected,
+            "actual": self.actual,
+            "evidence": self.evidence,
+            "reference": self.reference,
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FailedControl:
+    """A control with status Fail or Error, its evidence cut to a readable length."""
+
+    control_id: str
+    title: str
+    severity: str
+    status: str
+    expected: Any
+    actual: Any
+    evidence: str
+    evidence_chars_cut: int
+    reference: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "control_id": self.control_id,
+            "title": self.title,
+            "severity": self.severity,
+            "status": self.status,
+            "expected": self.expected,
+            "actual": self.actual,
+            "evidence": self.evidence,
+            "evidence_chars_cut": self.evidence_chars_cut,
+            "reference": self.reference,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSummary:
+    """Totals of one audit run and the controls that need action."""
+
+    source: Path | None
+    total: int
+    by_status: dict[str, int]
+    by_severity: dict[str, int]
+    compliance_percent: float | None
+    """Pass / total x 100, as the audit report shows it; ``None`` for an empty run."""
+    pass_rate_percent: float | None
+    """Pass / (Pass + Fail) x 100, ignoring Manual and Error; ``None`` without either."""
+    failed: tuple[FailedControl, ...]
+    """Fail and Error controls, High severity first, then by control id."""
+
+    @property
+    def failed_count(self) -> int:
+        return len(self.failed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": str(self.source) if self.source else None,
+            "total": self.total,
+            "by_status": dict(self.by_status),
+            "by_severity": dict(self.by_severity),
+            "compliance_percent": self.compliance_percent,
+            "pass_rate_percent": self.pass_rate_percent,
+            "failed_count": self.failed_count,
+            "failed": [control.to_dict() for control in self.failed],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """How the newest run compares with the one before it."""
+
+    previous_file: Path
+    previous_compliance_percent: float | None
+    compliance_change_points: float | None
+    """Newest minus previous compliance, in percentage points (``None`` if either is empty)."""
+    failed_change: int
+    """Newest minus previous count of Fail and Error controls."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "previous_file": str(self.previous_file),
+            "previous_compliance_percent": self.previous_compliance_percent,
+            "compliance_change_points": self.compliance_change_points,
+            "failed_change": self.failed_change,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceStatus:
+    """The newest audit run, when it happened, and its trend."""
+
+    results_file: Path
+    modified_at: datetime
+    """When the results file was last written (UTC)."""
+    audited_at: datetime | None
+    """Latest control timestamp, else the file name's stamp (naive local time)."""
+    summary: AuditSummary
+    trend: Trend | None
+    """``None`` when this is the only readable results file."""
+    results_files: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "results_file": str(self.results_file),
+            "modified_at": self.modified_at.isoformat(),
+            "audited_at": self.audited_at.isoformat() if self.audited_at else None,
+            "results_files": self.results_files,
+            "summary": self.summary.to_dict(),
+            "trend": self.trend.to_dict() if self.trend else None,
+        }
+
+
+def load_results(path: str | Path) -> list[ControlResult]:
+    """Read a results file written by the CIS audit.
+
+    Unknown statuses and severities are kept as written; missing keys become empty values.
+    An empty file holds no results.
+
+    Raises:
+        ValidationError: the file is missing, not JSON, or holds something other than
+            control results.
+    """
+    path = Path(path)
+    text = read_text(path, "CIS audit results file")
+    if not text.strip():
+        return []
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"The CIS audit results file {str(path)!r} is not valid JSON ({exc.msg} at line "
+            f"{exc.lineno}, column {exc.colno}); run the audit again to rewrite it."
+        ) from None
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise ValidationError(
+            f"The CIS audit results file {str(path)!r} holds a JSON {_json_kind(data)}; "
+            "expected an array of control results."
+        )
+    return [_control_from_json(item, index, path) for index, item in enumerate(data)]
+
+
+def summarize(
+    results: list[ControlResult],
+    *,
+    source: Path | None = None,
+    evidence_limit: int = 500,
+) -> AuditSummary:
+    """Totals by status and severity, compliance figures and the controls needing action.
+
+    Args:
+        results: controls from :func:`load_results`.
+        source: the file they came from, carried into the summary.
+        evidence_limit: longest evidence kept for a failed control, in characters.
+
+    Raises:
+        ValidationError: ``evidence_limit`` is not a whole number of 0 or more.
+    """
+    if (
+        isinstance(evidence_limit, bool)
+        or not isinstance(evidence_limit, int)
+        or evidence_limit < 0
+    ):
+        raise ValidationError(
+            f"evidence_limit must be a whole number of 0 or more, not {evidence_limit!r}."
+        )
+    by_status = _counts((r.status for r in results), STATUSES)
+    by_severity = _counts((r.severity for r in results), SEVERITIES)
+    total = len(results)
+    passed, failed = by_status["Pass"], by_status["Fail"]
+    failing = sorted((r for r in results if r.status in _FAILED_STATUSES), key=_failed_order)
+    return AuditSummary(
+        source=source,
+        total=total,
+        by_status=by_status,
+        by_severity=by_severity,
+        compliance_percent=_percent(passed, total),
+        pass_rate_percent=_percent(passed, passed + failed),
+        failed=tuple(_failed_control(r, evidence_limit) for r in failing),
+    )
+
+
+def find_results(reports_dir: str | Path, *, since: float | None = None) -> list[Path]:
+    """Results files in ``reports_dir``, newest first by modification time.
+
+    Args:
+        reports_dir: the folder to look in (not searched recursively); may not exist yet.
+        since: a POSIX timestamp; only files modified at or after it are returned.
+
+    Raises:
+        ValidationError: ``since`` is not a finite number.
+    """
+    if since is not None and (
+        isinstance(since, bool) or not isinstance(since, (int, float)) or not math.isfinite(since)
+    ):
+        raise ValidationError(f"since must be a POSIX timestamp (a number), not {since!r}.")
+    found: list[tuple[float, str, Path]] = []
+    for path in Path(reports_dir).glob(RESULTS_GLOB):
+        try:
+            stat = path.stat()
+        except OSError:  # removed while we looked
+            continue
+        if path.is_file() and (since is None or stat.st_mtime >= since):
+            found.append((stat.st_mtime, path.name, path))
+    found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [path for _, _, path in found]
+
+
+def compliance_status(root: str | Path) -> ComplianceStatus:
+    """Summary of the newest results under ``root/output/reports/security/`` and its trend.
+
+    The trend compares with the newest earlier file that can be read; earlier files that
+    cannot be read are passed over, since they should not hide the current status.
+
+    Raises:
+        NoAuditResults: no results file exists there yet.
+        ValidationError: the newest results file cannot be read.
+    """
+    reports_dir = Path(root) / REPORTS_SUBDIR
+    files = find_results(reports_dir)
+    if not files:
+        raise NoAuditResults(reports_dir)
+    newest = files[0]
+    results = load_results(newest)
+    summary = summarize(results, source=newest)
+    trend = None
+    for earlier in files[1:]:
+        try:
+            previous = summarize(load_results(earlier), source=earlier)
+        except ValidationError:
+            continue
+        trend = _trend(summary, previous, earlier)
+        break
+    stamps = [r.timestamp for r in results if r.timestamp is not None]
+    return ComplianceStatus(
+        results_file=newest,
+        modified_at=datetime.fromtimestamp(newest.stat().st_mtime, tz=UTC),
+        audited_at=max(stamps) if stamps else _file_stamp(newest),
+        summary=summary,
+        trend=trend,
+        results_files=len(files),
+    )
+
+
+def _control_from_json(item: object, index: int, path: Path) -> ControlResult:
+    if not isinstance(item, dict):
+        raise ValidationError(
+            f"Element {index} of the CIS audit results file {str(path)!r} is a JSON "
+            f"{_json_kind(item)}, not an object with ControlId and Status."
+        )
+    if "ControlId" not in item and "Status" not in item:
+        raise ValidationError(
+            f"Element {index} of the CIS audit results file {str(path)!r} has neither a "
+            "ControlId nor a Status; is this file really CIS audit output?"
+        )
+    return ControlResult(
+        control_id=_text(item.get("ControlId")),
+        title=_text(item.get("Title")),
+        severity=_canonical(item.get("Severity")),
+        status=_canonical(item.get("Status")),
+        expected=item.get("Expected"),
+        actual=item.get("Actual"),
+        evidence=item.get("Evidence"),
+        reference=_text(item.get("Reference")),
+        timestamp=_parse_timestamp(item.get("Timestamp")),
+    )
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _canonical(value: object) -> str:
+    """Known statuses and severities in their usual spelling; others as written."""
+    text = _text(value)
+    return _CANONICAL.get(text.lower(), text) if text else "Unknown"
+
+
+def _parse_timestamp(value: object) -> datetime | None:
+    """Naive local time from ISO text, ``/Date(ms)/`` or PowerShell 5.1's DateTime object."""
+    if isinstance(value, dict):  # Windows PowerShell 5.1: {"value": "/Date(...)/", ...}
+        value = value.get("value")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    match = _MS_DATE.match(text)
+    try:
+        if match:
+            return datetime.fromtimestamp(int(match.group(1)) / 1000)
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone().replace(tzinfo=None)
+    return moment
+
+
+def _file_stamp(path: Path) -> datetime | None:
+    match = _FILE_STAMP.search(path.name)
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d_%H%M%S")
+    except ValueError:
+        return None
+
+
+def _counts(values: Iterable[str], known: tuple[str, ...]) -> dict[str, int]:
+    """Counts with every known name present (in order), then others alphabetically."""
+    counts = dict.fromkeys(known, 0)
+    others: dict[str, int] = {}
+    for value in values:
+        if value in counts:
+            counts[value] += 1
+        else:
+            others[value] = others.get(value, 0) + 1
+    counts.update(sorted(others.items()))
+    return counts
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(part / whole * 100, 2) if whole else None
+
+
+def _failed_order(result: ControlResult) -> tuple[int, tuple[tuple[int, int | str], ...]]:
+    rank = SEVERITIES.index(result.severity) if result.severity in SEVERITIES else len(SEVERITIES)
+    return rank, _id_key(result.control_id)
+
+
+def _id_key(control_id: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort "1.1.2" before "1.1.10"."""
+    parts = re.split(r"[.\s]+", control_id)
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in parts)
+
+
+def _failed_control(result: ControlResult, limit: int) -> FailedControl:
+    evidence, cut = _truncate(result.evidence, limit)
+    return FailedControl(
+        control_id=result.control_id,
+        title=result.title,
+        severity=result.severity,
+        status=result.status,
+        expected=result.expected,
+        actual=result.actual,
+        evidence=evidence,
+        evidence_chars_cut=cut,
+        reference=result.reference,
+    )
+
+
+def _truncate(evidence: object, limit: int) -> tuple[str, int]:
+    if evidence is None:
+        text = ""
+    elif isinstance(evidence, str):
+        text = evidence
+    else:
+        text = json.dumps(evidence, ensure_ascii=False)
+    if len(text) <= limit:
+        return text, 0
+    cut = len(text) - limit
+    return f"{text[:limit]}… [{cut} more characters cut]", cut
+
+
+def _trend(current: AuditSummary, previous: AuditSummary, previous_file: Path) -> Trend:
+    change = None
+    if current.compliance_percent is not None and previous.compliance_percent is not None:
+        change = round(current.compliance_percent - previous.compliance_percent, 2)
+    return Trend(
+        previous_file=previous_file,
+        previous_compliance_percent=previous.compliance_percent,
+        compliance_change_points=change,
+        failed_change=current.failed_count - previous.failed_count,
+    )
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"

@@ -1,0 +1,108 @@
+"""Running the toolkit's PowerShell scripts (or stand-ins) as subprocesses, never via a shell."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from anyio.abc import Process
+
+from .errors import SessionsError
+
+AUDIT_SCRIPT = Path("scripts/powershell/Invoke-M365CISAudit.ps1")
+REMEDIATION_SCRIPT = Path("scripts/powershell/PostRemediateM365CIS.ps1")
+AUDIT_COMMAND_ENV = "M365_TOOLKIT_AUDIT_COMMAND"
+REMEDIATION_COMMAND_ENV = "M365_TOOLKIT_REMEDIATION_COMMAND"
+_OUTPUT_LIMIT = 2_000_000  # bytes of stdout/stderr kept from a script
+
+
+class ScriptError(SessionsError):
+    """A script could not be started, failed, or ran too long."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptResult:
+    """What a finished script printed and returned."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def summary(self, limit: int = 1_000) -> str:
+        """The end of stderr (else stdout), for an error message."""
+        text = (self.stderr.strip() or self.stdout.strip())[-limit:]
+        return text or "(no output)"
+
+
+def script_command(root: Path, script: Path, env_name: str) -> list[str]:
+    """The command that runs ``script``: ``pwsh`` under ``root``, or the ``env_name`` override.
+
+    The override is a command line split like a shell would (``shlex``) but never run by one.
+    """
+    override = os.environ.get(env_name, "").strip()
+    if override:
+        return shlex.split(override)
+    return ["pwsh", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", str(root / script)]
+
+
+async def run_script(argv: list[str], cwd: Path, timeout: float) -> ScriptResult:
+    """Run a command to completion; kill it on timeout or cancellation.
+
+    Raises:
+        ScriptError: The program is missing, or it ran longer than ``timeout`` seconds.
+    """
+    try:
+        process = await anyio.open_process(argv, cwd=cwd, stdin=None)
+    except FileNotFoundError:
+        hint = " Install PowerShell 7 (pwsh)" if argv[0] == "pwsh" else ""
+        raise ScriptError(
+            f"Cannot run {argv[0]!r}: no such program.{hint} or set "
+            f"{AUDIT_COMMAND_ENV} / {REMEDIATION_COMMAND_ENV} to the command to use."
+        ) from None
+    except OSError as exc:
+        raise ScriptError(f"Cannot run {argv[0]!r}: {exc.strerror}.") from exc
+    async with process:
+        try:
+            with anyio.fail_after(timeout):
+                stdout, stderr = await _collect(process)
+                returncode = await process.wait()
+        except TimeoutError:
+            await _kill(process)
+            raise ScriptError(
+                f"The script did not finish within {timeout:g} seconds and was stopped. "
+                "Raise the timeout (--audit-timeout) if the tenant is large."
+            ) from None
+        except BaseException:  # cancellation: never leave the script running
+            await _kill(process)
+            raise
+    return ScriptResult(argv, returncode, stdout, stderr)
+
+
+async def _collect(process: Process) -> tuple[str, str]:
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+
+    async def drain(name: str) -> None:
+        stream = getattr(process, name)
+        size = 0
+        async for chunk in stream:
+            if size < _OUTPUT_LIMIT:
+                chunks[name].append(chunk)
+            size += len(chunk)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(drain, "stdout")
+        group.start_soon(drain, "stderr")
+    return tuple(  # type: ignore[return-value]
+        b"".join(chunks[name]).decode("utf-8", errors="replace") for name in ("stdout", "stderr")
+    )
+
+
+async def _kill(process: Process) -> None:
+    with anyio.CancelScope(shield=True):
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
