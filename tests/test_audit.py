@@ -18,7 +18,9 @@ from m365_toolkit.audit import (
 )
 from m365_toolkit.errors import SessionsError, ValidationError
 
-SAMPLE = Path(__file__).parent.parent / "samples" / "m365_cis_audit_sample.json"
+SAMPLE = (
+    Path(__file__).parent.parent / "src" / "m365_toolkit" / "samples" / "m365_cis_audit_sample.json"
+)
 
 
 def control(control_id: str, status: str, severity: str = "Medium", **extra: Any) -> dict[str, Any]:

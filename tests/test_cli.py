@@ -140,11 +140,17 @@ def test_sessions_import_reads_a_legacy_log(tmp_path, store_path):
 def test_demo_records_sessions_and_prints_history_and_statistics(tmp_path):
     result = run("demo")
     assert result.exit_code == 0, result.output
-    assert "Recorded 4 sessions" in result.output
+    assert "Recorded 6 sessions" in result.output
     assert "Session Statistics - Last 30 Days" in result.output
+    assert "MCP get_compliance_status on the sample audit: 68.42% compliant" in result.output
+    assert "High: 2 anyone (anonymous) sharing link(s)" in result.output
     with SessionManager(tmp_path / "output" / "sessions" / "sessions.db") as manager:
         history = manager.get_session_history()
-        assert sorted(s["status"] for s in history) == ["error", "success", "success", "success"]
+        assert sorted(s["operation_type"] for s in history if s["status"] == "success") == [
+            "compliance_status", "dashboard_generation", "security_audit",
+            "sharepoint_analysis", "sharepoint_analysis",
+        ]  # fmt: skip
+        assert [s["operation_type"] for s in history if s["status"] == "error"] == ["remediation"]
         assert "never-stored" not in json.dumps(history)
 
 
@@ -154,7 +160,7 @@ def test_the_console_script_and_python_dash_m_run_from_a_fresh_directory(tmp_pat
     env = {**os.environ, "M365_TOOLKIT_STORE": str(tmp_path / "trail.db")}
     demo = subprocess.run([script, "demo", "--json"], capture_output=True, text=True,
                           env=env, check=True)  # fmt: skip
-    assert len(json.loads(demo.stdout)["sessions"]) == 4
+    assert len(json.loads(demo.stdout)["sessions"]) == 6
     stats = subprocess.run(
         [sys.executable, "-m", "m365_toolkit", "sessions", "stats", "--json"],
         capture_output=True,
@@ -162,4 +168,4 @@ def test_the_console_script_and_python_dash_m_run_from_a_fresh_directory(tmp_pat
         env=env,
         check=True,
     )
-    assert json.loads(stats.stdout)["total_sessions"] == 4
+    assert json.loads(stats.stdout)["total_sessions"] == 6

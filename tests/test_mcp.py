@@ -18,7 +18,7 @@ from m365_toolkit.mcp_server import build_server
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDIN = ROOT / "tests" / "standins" / "fake_audit.py"
-SAMPLES = ROOT / "samples"
+SAMPLES = ROOT / "src" / "m365_toolkit" / "samples"
 TOOLS = {
     "list_sessions", "get_session", "session_statistics", "cost_report",
     "get_compliance_status", "run_security_audit", "analyze_sharepoint_permissions",

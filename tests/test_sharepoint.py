@@ -16,7 +16,13 @@ from m365_toolkit.sharepoint import (
     write_workbook,
 )
 
-SAMPLE = Path(__file__).parent.parent / "samples" / "sharepoint_permissions_sample.csv"
+SAMPLE = (
+    Path(__file__).parent.parent
+    / "src"
+    / "m365_toolkit"
+    / "samples"
+    / "sharepoint_permissions_sample.csv"
+)
 HEADER = ",".join(COLUMNS)
 
 # Ten rows whose counts are worked out by hand in the tests below.

@@ -430,12 +430,31 @@ def run_mcp(
 def run_demo(manager: SessionManager, as_json: bool) -> None:
     """Record a few realistic sessions, then show history and statistics."""
     recorded = demo.record_sessions(manager)
-    history = manager.get_session_history(days=1, limit=len(recorded))
+    tools = demo.run_tools(manager)
+    history = manager.get_session_history(days=1, limit=len(recorded) + len(tools or ()))
     if as_json:
-        _echo_json({"store": manager.storage_path, "sessions": history})
+        _echo_json({"store": manager.storage_path, "sessions": history, "tools": tools})
         return
     console = _console()
-    console.print(f"Recorded {len(recorded)} sessions in {manager.storage_path}")
+    console.print(f"Recorded {len(history)} sessions in {manager.storage_path}")
+    if tools is None:
+        console.print("(Install the mcp extra to also see the MCP tools on the sample data.)")
+    else:
+        compliance, sharepoint = tools
+        summary = compliance["summary"]
+        console.print(
+            f"MCP get_compliance_status on the sample audit: {summary['compliance_percent']}% "
+            f"compliant, {summary['failed_count']} failed controls "
+            f"(session {compliance['session_id']})"
+        )
+        findings = sharepoint["analysis"]["findings"]
+        console.print(
+            f"MCP analyze_sharepoint_permissions on the sample export: "
+            f"{sharepoint['analysis']['row_count']} entries, {len(findings)} risk findings "
+            f"(session {sharepoint['session_id']})"
+        )
+        for finding in findings:
+            console.print(f"  - {finding['severity']}: {finding['title']}", highlight=False)
     console.print(sessions_table(history, "Sessions recorded by the demo"))
     click.echo(format_statistics(manager.get_statistics(30), 30))
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
 
 from .manager import SessionManager
 
@@ -62,3 +67,38 @@ def record_sessions(manager: SessionManager) -> list[str]:
         pass  # recorded as an 'error' session with an 'error' event
     ids.append(remediation.session_id)
     return ids
+
+
+def sample(name: str) -> Path:
+    """A sample file shipped with the package (fictional tenant, no real data)."""
+    return Path(str(files("m365_toolkit") / "samples" / name))
+
+
+def run_tools(manager: SessionManager) -> list[dict[str, Any]] | None:
+    """Call two MCP tools in-process on the samples, recording their sessions in ``manager``'s
+    store; ``None`` when the mcp extra is not installed."""
+    try:
+        import anyio
+        from mcp import Client
+
+        from .mcp_server import build_server
+    except ImportError:
+        return None
+
+    async def call() -> list[dict[str, Any]]:
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(folder)
+            reports = root / "output" / "reports" / "security"
+            reports.mkdir(parents=True)
+            shutil.copy(sample("m365_cis_audit_sample.json"), reports / "m365_cis_audit.json")
+            shutil.copy(sample("sharepoint_permissions_sample.csv"), root / "permissions.csv")
+            async with Client(build_server(root, manager.storage_path)) as client:
+                results = [
+                    await client.call_tool("get_compliance_status", {}),
+                    await client.call_tool(
+                        "analyze_sharepoint_permissions", {"input_file": "permissions.csv"}
+                    ),
+                ]
+        return [dict(result.structured_content or {}) for result in results]
+
+    return anyio.run(call)

@@ -11,7 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "m365_cis_audit_sample.json"
+SAMPLE = (
+    Path(__file__).resolve().parents[2]
+    / "src"
+    / "m365_toolkit"
+    / "samples"
+    / "m365_cis_audit_sample.json"
+)
 
 mode, params = sys.argv[1], sys.argv[2:]
 with open("calls.jsonl", "a", encoding="utf-8") as log:
