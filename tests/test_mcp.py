@@ -195,8 +195,10 @@ async def test_sharepoint_analysis_writes_a_workbook_inside_the_root_only(root):
     for outside in ("../secrets.csv", "/etc/passwd", "data/../../x.csv"):
         refused = await call(root, "analyze_sharepoint_permissions", {"input_file": outside})
         assert refused.is_error and "inside the toolkit folder" in text_of(refused)
-    statuses = [s["status"] for s in sessions_of(root)]
-    assert statuses == ["error", "error", "error", "success"]
+    stored = sessions_of(root)
+    assert [s["status"] for s in stored] == ["error", "error", "error", "success"]
+    rows = result.structured_content["analysis"]["row_count"]
+    assert f"Analysed {rows} permission entries" in [e["description"] for e in stored[-1]["events"]]
 
 
 async def test_remediation_previews_by_default_and_applies_only_when_forced(root, monkeypatch):

@@ -52,6 +52,12 @@ def _store_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _days_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--days", type=click.FloatRange(min=0), default=30, show_default=True, help=help_text
+    )
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -109,13 +115,7 @@ def sessions() -> None:
 @click.option("--type", "operation_type", help="Only this operation type.")
 @click.option("--user", help="Only sessions of this user.")
 @click.option("--status", type=click.Choice([s.value for s in Status]), help="Only this status.")
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0),
-    default=30,
-    show_default=True,
-    help="Sessions started in the last N days.",
-)
+@_days_option("Sessions started in the last N days.")
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
@@ -185,13 +185,7 @@ def show_session(manager: SessionManager, as_json: bool, session_id: str) -> Non
 
 
 @sessions.command("stats")
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0),
-    default=30,
-    show_default=True,
-    help="Sessions started in the last N days.",
-)
+@_days_option("Sessions started in the last N days.")
 @_store_options
 def session_stats(manager: SessionManager, as_json: bool, days: float) -> None:
     """Statistics by operation type, user and status."""
@@ -255,13 +249,7 @@ def _tracker(manager: SessionManager, **options: Any) -> Any:
 
 
 @costs.command("report")
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0),
-    default=30,
-    show_default=True,
-    help="Requests made in the last N days.",
-)
+@_days_option("Requests made in the last N days.")
 @click.option(
     "--by",
     "group_by",

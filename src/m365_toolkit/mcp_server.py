@@ -33,6 +33,7 @@ from .scripts import (
     REMEDIATION_COMMAND_ENV,
     REMEDIATION_SCRIPT,
     ScriptError,
+    ScriptResult,
     run_script,
     script_command,
 )
@@ -52,6 +53,15 @@ remediate_security_issues changes the tenant only with preview_only=false and fo
 """
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+QUERIES_TENANT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+WRITES_REPORT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+CHANGES_TENANT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +181,10 @@ def _add_query_tools(server: MCPServer[AppState]) -> None:
         Filter by operation_type (e.g. security_audit), user, status, and how many days back.
         Each entry has its id, times, status, duration, event count and LLM cost.
         """
-        arguments = {"operation_type": operation_type, "user": user, "status": status,
-                     "days": days, "limit": limit}  # fmt: skip
+        arguments = {
+            "operation_type": operation_type, "user": user, "status": status,
+            "days": days, "limit": limit,
+        }  # fmt: skip
         async with tracked(ctx, "session_query", "list_sessions", arguments) as session:
             history = _state(ctx).manager.get_session_history(
                 operation_type, user, days, status=status, limit=limit, with_costs=True
@@ -231,14 +243,7 @@ def _add_query_tools(server: MCPServer[AppState]) -> None:
 
 
 def _add_operation_tools(server: MCPServer[AppState]) -> None:
-    @server.tool(
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        )  # fmt: skip
-    )
+    @server.tool(annotations=QUERIES_TENANT)
     async def run_security_audit(
         ctx: Ctx,
         spo_admin_url: str | None = None,
@@ -271,11 +276,7 @@ def _add_operation_tools(server: MCPServer[AppState]) -> None:
                 argv.append("-SkipPurview")
             started = time.time()
             await step(ctx, session, 1, 4, "Executing PowerShell audit script")
-            result = await run_script(argv, state.root, state.audit_timeout)
-            if result.returncode != 0:
-                raise ScriptError(
-                    f"The audit script exited with code {result.returncode}: {result.summary()}"
-                )
+            await _run_checked(state, argv, "audit")
             await step(ctx, session, 2, 4, "Audit script completed, parsing results")
             folder = state.root / REPORTS / "security"
             found = find_results(folder, since=started)
@@ -298,14 +299,7 @@ def _add_operation_tools(server: MCPServer[AppState]) -> None:
                 "summary": summary.to_dict(),
             }
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )  # fmt: skip
-    )
+    @server.tool(annotations=WRITES_REPORT)
     async def analyze_sharepoint_permissions(ctx: Ctx, input_file: str) -> dict[str, Any]:
         """Analyse a SharePoint permissions CSV export under the toolkit folder.
 
@@ -327,19 +321,12 @@ def _add_operation_tools(server: MCPServer[AppState]) -> None:
             write_workbook(analysis, workbook)
             data = analysis.to_dict()
             session.add_event(
-                "complete", f"Analysed {data.get('rows', 'the')} permission entries",
+                "complete", f"Analysed {data['row_count']} permission entries",
                 {"workbook": str(workbook)},
             )  # fmt: skip
             return {"session_id": session.session_id, "workbook": str(workbook), "analysis": data}
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=False,
-            open_world_hint=True,
-        )  # fmt: skip
-    )
+    @server.tool(annotations=CHANGES_TENANT)
     async def remediate_security_issues(
         ctx: Ctx, preview_only: bool = True, force_apply: bool = False
     ) -> dict[str, Any]:
@@ -361,12 +348,7 @@ def _add_operation_tools(server: MCPServer[AppState]) -> None:
             if preview_only:
                 argv.append("-WhatIf")
             await step(ctx, session, 0, 1, f"Running the remediation script ({mode})")
-            result = await run_script(argv, state.root, state.audit_timeout)
-            if result.returncode != 0:
-                raise ScriptError(
-                    f"The remediation script exited with code {result.returncode}: "
-                    f"{result.summary()}"
-                )
+            result = await _run_checked(state, argv, "remediation")
             session.add_event("complete", f"Remediation {mode} finished")
             return {
                 "session_id": session.session_id,
@@ -374,6 +356,16 @@ def _add_operation_tools(server: MCPServer[AppState]) -> None:
                 "exit_code": result.returncode,
                 "output": result.stdout[-4000:],
             }
+
+
+async def _run_checked(state: AppState, argv: list[str], what: str) -> ScriptResult:
+    """Run a script under the root; a non-zero exit is an error quoting its output."""
+    result = await run_script(argv, state.root, state.audit_timeout)
+    if result.returncode != 0:
+        raise ScriptError(
+            f"The {what} script exited with code {result.returncode}: {result.summary()}"
+        )
+    return result
 
 
 def _inside(root: Path, name: str) -> Path:
