@@ -368,3 +368,22 @@ def test_costs_cli_reports_exports_and_shows_budgets(store_path, tmp_path):
     assert states == {"daily": True, "monthly": False}
     empty = run(cli, ["costs", "budget", *store])
     assert empty.exit_code == 2 and "No budget is set" in empty.output
+
+
+def test_printed_summaries_keep_the_original_layout(manager, capsys):
+    tracker, _ = tracker_for(manager, budget_limit=5)
+    tracker.track_request("gpt-5", 1_000_000, 100_000, 800_000, "reasoning")
+    tracker.print_session_summary()
+    summary = capsys.readouterr().out
+    for line in ("  GPT-5 Cost Tracker - Session Summary", "   Requests: 1",
+                 "   Cached tokens: 800,000", "💰 Session Cost: $1.3500",
+                 "🎯 Budget Status (daily):", "   Remaining: $3.65"):  # fmt: skip
+        assert line in summary.splitlines()
+    tracker.print_detailed_report(days=7)
+    report = capsys.readouterr().out.splitlines()
+    assert "  GPT-5 Cost Report - Last 7 Days" in report
+    assert "   gpt-5: $1.3500" in report  # 200k * 1.25 + 800k * 0.125 + 100k * 10 per 1M
+    assert "   Cached tokens: 800,000 (saves $0.90)" in report  # 800k * (1.25 - 0.125) per 1M
+    assert "   • Heavy reasoning API usage - use Chat Completions for simple queries" in report
+    empty = GPT5CostTracker(manager=SessionManager(manager.storage_path + ".other.db"))
+    assert "No usage data available." in empty.detailed_report()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import threading
@@ -17,6 +16,7 @@ from . import _system
 from ._openai import usage_from_dict, usage_of
 from ._values import clean_mapping, require_name
 from .budgets import Budget, BudgetStatus, BudgetWarning, CostConfig, make_budgets
+from .cost_reports import detailed_report, session_summary, write_csv
 from .costs import CostGroup, CostRecord, CostTotals, TokenUsage, usd
 from .errors import BudgetExceededError, UnknownModel
 from .manager import SessionManager, get_session_manager
@@ -26,12 +26,6 @@ from .store import CostLog, Store, open_store
 from .store.jsoncosts import JsonCostLog
 
 logger = logging.getLogger("m365_toolkit.costs")
-_RULE = "=" * 80
-CSV_FIELDS = (
-    "timestamp", "model", "request_type", "input_tokens", "cached_tokens", "output_tokens",
-    "total_tokens", "input_cost", "cached_cost", "output_cost", "total_cost", "session_id",
-    "user", "operation_type", "reasoning_tokens", "price_source",
-)  # fmt: skip
 
 
 class GPT5CostTracker:
@@ -289,27 +283,8 @@ class GPT5CostTracker:
             if self.session_id is not None
             else self._own_totals()
         )
-        lines = [
-            "", _RULE, "  GPT-5 Cost Tracker - Session Summary", _RULE,
-            "", "📊 Session Statistics:",
-            f"   Requests: {totals.requests}",
-            f"   Input tokens: {totals.input:,}",
-            f"   Cached tokens: {totals.cached_input:,}",
-            f"   Output tokens: {totals.output:,}",
-            f"   Total tokens: {totals.input + totals.output:,}",
-            "", f"💰 Session Cost: ${totals.cost:.4f}",
-            "", "📅 Period Costs:",
-            f"   Today: ${self.get_daily_cost():.4f}",
-            f"   This week: ${self.get_weekly_cost():.4f}",
-            f"   This month: ${self.get_monthly_cost():.4f}",
-        ]  # fmt: skip
-        for status in self.budget_status():
-            lines += [
-                "", f"🎯 Budget Status ({status.budget.label}):",
-                f"   Limit: ${status.budget.limit:.2f}",
-                f"   Remaining: ${status.remaining:.2f}",
-            ]  # fmt: skip
-        print("\n".join([*lines, _RULE, ""]))
+        periods = (self.get_daily_cost(), self.get_weekly_cost(), self.get_monthly_cost())
+        print(session_summary(totals, periods, self.budget_status()))
 
     def print_detailed_report(self, days: int = 30) -> None:
         """Print costs by model and type, token use, savings and advice for ``days`` days."""
@@ -318,26 +293,8 @@ class GPT5CostTracker:
     def detailed_report(self, days: int = 30) -> str:
         """The text :meth:`print_detailed_report` prints."""
         by_model = self.report("model", days)
-        lines = ["", _RULE, f"  GPT-5 Cost Report - Last {days} Days", _RULE]
-        if not by_model:
-            return "\n".join([*lines, "", "No usage data available.", ""])
-        by_type = self.report("type", days)
-        lines += ["", "💵 Cost by Model:"]
-        lines += [f"   {g.key}: ${g.totals.cost:.4f}" for g in by_model]
-        lines += ["", "📝 Cost by Request Type:"]
-        lines += [f"   {g.key}: ${g.totals.cost:.4f}" for g in by_type]
-        total = _sum_groups(by_model)
-        lines += [
-            "", "📊 Token Usage:",
-            f"   Input tokens: {total.input:,}",
-            f"   Cached tokens: {total.cached_input:,} (saves ${self._savings(by_model):.2f})",
-            f"   Output tokens: {total.output:,}",
-            f"   Total: {total.input + total.output:,}",
-            "", "💡 Cost-Saving Recommendations:",
-            *_recommendations(by_model, by_type, total),
-            "", f"💰 Total Cost ({days} days): ${total.cost:.4f}", _RULE, "",
-        ]  # fmt: skip
-        return "\n".join(lines)
+        by_type = self.report("type", days) if by_model else []
+        return detailed_report(days, by_model, by_type, self._savings(by_model))
 
     def _savings(self, by_model: list[CostGroup]) -> Decimal:
         """What cached tokens saved against the same tokens at the uncached rate."""
@@ -356,63 +313,7 @@ class GPT5CostTracker:
         self, output_path: str | os.PathLike[str] = "output/reports/gpt5_costs.csv"
     ) -> int:
         """Write every cost record to a CSV file (replaced atomically); return the row count."""
-        target = Path(output_path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        rows = 0
-        try:
-            with temporary.open("w", newline="", encoding="utf-8") as file:
-                writer = csv.DictWriter(file, fieldnames=CSV_FIELDS)
-                writer.writeheader()
-                for entry in self.costs.entries():
-                    writer.writerow(_csv_row(entry))
-                    rows += 1
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return rows
-
-
-def _sum_groups(groups: list[CostGroup]) -> CostTotals:
-    return CostTotals(
-        sum(g.totals.requests for g in groups), sum(g.totals.input for g in groups),
-        sum(g.totals.cached_input for g in groups), sum(g.totals.output for g in groups),
-        sum(g.totals.reasoning for g in groups), sum((g.totals.cost for g in groups), Decimal(0)),
-    )  # fmt: skip
-
-
-def _recommendations(
-    by_model: list[CostGroup], by_type: list[CostGroup], total: CostTotals
-) -> list[str]:
-    advice = []
-    gpt5 = sum(g.totals.requests for g in by_model if g.key == "gpt-5")
-    if total.requests and gpt5 / total.requests > 0.5:
-        advice.append("   • Consider using gpt-5-mini for simpler tasks (about 5x cheaper)")
-    if total.cached_input < total.input * 0.1:
-        advice.append(
-            "   • Low cache usage detected - implement prompt caching for repeated content"
-        )
-    if total.requests and total.output / total.requests > 2000:
-        advice.append("   • High output tokens - consider reducing max_completion_tokens parameter")
-    reasoning = sum(g.totals.requests for g in by_type if g.key == "reasoning")
-    if total.requests and reasoning > total.requests * 0.3:
-        advice.append("   • Heavy reasoning API usage - use Chat Completions for simple queries")
-    return advice or ["   ✅ No major optimization opportunities detected"]
-
-
-def _csv_row(entry: dict[str, Any]) -> dict[str, Any]:
-    tokens, cost = entry["tokens"], entry["cost"]
-    return {
-        "timestamp": entry["timestamp"], "model": entry["model"],
-        "request_type": entry["request_type"], "input_tokens": tokens["input"],
-        "cached_tokens": tokens["cached_input"], "output_tokens": tokens["output"],
-        "total_tokens": tokens["total"], "input_cost": cost["input"],
-        "cached_cost": cost["cached_input"], "output_cost": cost["output"],
-        "total_cost": cost["total"], "session_id": entry.get("session_id") or "",
-        "user": entry.get("user") or "", "operation_type": entry.get("operation_type") or "",
-        "reasoning_tokens": tokens.get("reasoning", 0),
-        "price_source": entry.get("price_source") or "",
-    }  # fmt: skip
+        return write_csv(self.costs.entries(), Path(output_path))
 
 
 # -- one tracker per process -----------------------------------------------------------------
