@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from m365_toolkit import SessionManager, Status
 from m365_toolkit.cli import cli
 
+from .conftest import store_kind
+
 
 def run(*args: str, store: Path | None = None) -> "click.testing.Result":
     options = ["--store", str(store)] if store is not None else []
@@ -108,9 +110,16 @@ def test_sessions_reap_completes_sessions_of_dead_processes(store_path):
     assert bad.exit_code == 2 and "30m, 12h, 7d" in bad.output
 
 
-def _set_pid(store_path: Path, session_id: str, pid: int) -> None:
+def _set_pid(store_path: Path | str, session_id: str, pid: int) -> None:
     """Pretend the session was started by another, now finished, process."""
-    if store_path.suffix == ".json":
+    kind = store_kind(store_path)
+    if kind == "postgres":
+        import psycopg
+
+        with psycopg.connect(str(store_path)) as pg:
+            pg.execute("UPDATE sessions SET pid = %s WHERE session_id = %s", (pid, session_id))
+    elif kind == "json":
+        store_path = Path(store_path)
         data = json.loads(store_path.read_text(encoding="utf-8"))
         for item in data:
             if item["session_id"] == session_id:

@@ -27,6 +27,8 @@ from m365_toolkit.cost_tracker import (
 )
 from m365_toolkit.pricing import PriceBook
 
+from .conftest import store_kind
+
 M = Decimal(1_000_000)
 
 
@@ -370,7 +372,7 @@ def test_costs_cli_reports_exports_and_shows_budgets(store_path, tmp_path):
     assert empty.exit_code == 2 and "No budget is set" in empty.output
 
 
-def test_printed_summaries_keep_the_original_layout(manager, capsys):
+def test_printed_summaries_keep_the_original_layout(manager, capsys, new_store):
     tracker, _ = tracker_for(manager, budget_limit=5)
     tracker.track_request("gpt-5", 1_000_000, 100_000, 800_000, "reasoning")
     tracker.print_session_summary()
@@ -385,5 +387,5 @@ def test_printed_summaries_keep_the_original_layout(manager, capsys):
     assert "   gpt-5: $1.3500" in report  # 200k * 1.25 + 800k * 0.125 + 100k * 10 per 1M
     assert "   Cached tokens: 800,000 (saves $0.90)" in report  # 800k * (1.25 - 0.125) per 1M
     assert "   • Heavy reasoning API usage - use Chat Completions for simple queries" in report
-    empty = GPT5CostTracker(manager=SessionManager(manager.storage_path + ".other.db"))
-    assert "No usage data available." in empty.detailed_report()
+    with SessionManager(new_store(store_kind(manager.storage_path))) as other:
+        assert "No usage data available." in GPT5CostTracker(manager=other).detailed_report()

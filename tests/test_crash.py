@@ -27,6 +27,8 @@ import pytest
 
 from m365_toolkit.manager import SessionManager
 
+from .conftest import store_kind
+
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="needs POSIX SIGKILL")
 
 WRITER = textwrap.dedent(
@@ -142,14 +144,16 @@ def _kill_after(writer: subprocess.Popen[str], lines: int, context: str) -> list
     return [line.rstrip("\n") for line in seen if line.endswith("\n")]
 
 
-def _check_store(store_path: Path, reported: Reported, context: str) -> None:
-    if store_path.suffix == ".db":
+def _check_store(store_path: Path | str, reported: Reported, context: str) -> None:
+    kind = store_kind(store_path)
+    if kind == "sqlite":
         with sqlite3.connect(store_path) as conn:
             (integrity,) = conn.execute("PRAGMA integrity_check").fetchone()
         conn.close()
         assert integrity == "ok", f"{context}: integrity_check says {integrity}"
-    else:
-        json.loads(store_path.read_text(encoding="utf-8"))  # whole, valid JSON
+    elif kind == "json":
+        json.loads(Path(store_path).read_text(encoding="utf-8"))  # whole, valid JSON
+    # PostgreSQL rolls back the transaction of a killed client: nothing to check on disk.
 
     with SessionManager(store_path) as manager:
         history = manager.get_session_history(days=None)
@@ -183,11 +187,11 @@ def _check_store(store_path: Path, reported: Reported, context: str) -> None:
 
 @pytest.mark.parametrize("rounds", [25])
 def test_every_write_reported_before_a_sigkill_is_in_the_store_after_it(
-    store_path: Path, tmp_path: Path, seed: int, rounds: int
+    store_path: Path | str, tmp_path: Path, seed: int, rounds: int
 ) -> None:
     rng = random.Random(seed)
     # The JSON store rewrites the whole file per write; fewer writes keep the test fast.
-    max_lines = 200 if store_path.suffix == ".db" else 40
+    max_lines = 40 if store_kind(store_path) == "json" else 200
     writer_script = _script(tmp_path, "writer.py", WRITER)
     reported = Reported()
     total_lines = 0
@@ -196,7 +200,8 @@ def test_every_write_reported_before_a_sigkill_is_in_the_store_after_it(
         events_per_session = rng.randint(0, 3)
         context = (
             f"seed={seed} (rerun with M365_CRASH_SEED={seed}), round {round_no}, kill after "
-            f"{lines} lines, {events_per_session} events per session, store {store_path.name}"
+            f"{lines} lines, {events_per_session} events per session, "
+            f"{store_kind(store_path)} store"
         )
         writer = _start(writer_script, str(store_path), f"r{round_no}", str(events_per_session))
         for line in _kill_after(writer, lines, context):
@@ -208,7 +213,7 @@ def test_every_write_reported_before_a_sigkill_is_in_the_store_after_it(
 
 
 def test_a_session_of_a_killed_process_is_reaped_as_error_and_one_of_a_live_process_is_not(
-    store_path: Path, tmp_path: Path
+    store_path: Path | str, tmp_path: Path
 ) -> None:
     holder_script = _script(tmp_path, "holder.py", HOLDER)
     doomed = _start(holder_script, str(store_path), stdin=subprocess.PIPE)

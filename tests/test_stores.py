@@ -126,7 +126,7 @@ def test_locations_pick_a_backend(tmp_path, location, kind, relative):
     [
         ("", "empty"),
         ("mysql://db/trail", "Unknown store scheme 'mysql'"),
-        ("postgresql://admin:pw@db/trail", "admin:\\*\\*\\*@db"),
+        ("postgresql://admin:pw@db/trail?colour=blue", "admin:\\*\\*\\*@db.*colour"),
         ("sqlite:///x.db?colour=blue", "colour"),
         ("json:///x.json?synchronous=full", "takes no options"),
     ],

@@ -8,6 +8,7 @@ sequence number.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,15 +142,22 @@ def default_location() -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoreLocation:
-    """A parsed store location: which backend, which file, which options."""
+    """A parsed store location: which backend, which file (or server URL), which options.
+
+    For a PostgreSQL store ``url`` holds the whole URL, query included (libpq reads it), and
+    ``path`` is empty (``Path()``).
+    """
 
     scheme: str
     path: Path
     options: dict[str, str]
+    url: str = ""
 
     @property
     def key(self) -> str:
         """Equal for two locations that name the same store."""
+        if self.url:  # without the password, and postgres:// the same as postgresql://
+            return f"{self.scheme}:{_safe(self.url, mask='').partition('://')[2]}"
         return f"{self.scheme}:{self.path.expanduser().absolute()}"
 
     @classmethod
@@ -164,11 +172,10 @@ class StoreLocation:
             raise ConfigError("The store location is empty; give a file path or a store URL.")
         scheme, _, rest = text.partition("://") if "://" in text else ("", "", text)
         scheme = scheme.lower()
-        if scheme.startswith("postgres"):
-            raise ConfigError(
-                f"PostgreSQL stores are not available in this version (got {_safe(text)!r}); "
-                "use a SQLite path or a .json file."
-            )
+        if scheme in ("postgresql", "postgres"):
+            if not rest.strip("/"):
+                raise ConfigError(f"The store location {_safe(text)!r} names no server.")
+            return cls("postgresql", Path(), {}, text.strip())
         path, _, query = rest.partition("?")
         if scheme and path.startswith("/"):  # sqlite:///rel.db, sqlite:////abs.db (SQLAlchemy)
             path = path[1:]
@@ -177,7 +184,8 @@ class StoreLocation:
             scheme = "json" if path.lower().endswith(".json") else "sqlite"
         if scheme not in ("json", "sqlite"):
             raise ConfigError(
-                f"Unknown store scheme {scheme!r} in {_safe(text)!r}; use sqlite or json."
+                f"Unknown store scheme {scheme!r} in {_safe(text)!r}; "
+                "use sqlite, json or postgresql."
             )
         if not path:
             raise ConfigError(f"The store location {_safe(text)!r} names no file.")
@@ -190,14 +198,28 @@ def open_store(location: str | os.PathLike[str] | None = None, **options: Any) -
     Args:
         location: A path ending in ``.json`` (the guide's JSON array file), any other path
             (a SQLite database), or a URL: ``sqlite:///path.db?synchronous=full``,
-            ``json:///path.json``. ``None`` means :func:`default_location`.
-        options: Backend options, e.g. ``synchronous="full"`` for SQLite.
+            ``json:///path.json``, ``postgresql://user@host:5432/dbname?sslmode=require``
+            (query parameters go to libpq). ``None`` means :func:`default_location`.
+        options: Backend options, e.g. ``synchronous="full"`` for SQLite, ``max_size=4``
+            (connections in the pool) for PostgreSQL.
 
     Raises:
-        ConfigError: The location cannot name a store.
-        StoreError: The store exists but cannot be used (corrupt, newer schema, ...).
+        ConfigError: The location cannot name a store, or psycopg is missing for a
+            PostgreSQL one.
+        StoreError: The store exists but cannot be used (corrupt, newer schema, server
+            unreachable, ...).
     """
     parsed = StoreLocation.parse(location)
+    if parsed.scheme == "postgresql":
+        from .postgres import PostgresStore
+
+        unknown = set(options) - {"min_size", "max_size", "timeout", "probe_after"}
+        if unknown:
+            raise ConfigError(
+                f"Unknown PostgreSQL store option(s) {sorted(unknown)}; use min_size, "
+                "max_size, timeout or probe_after."
+            )
+        return PostgresStore(parsed.url, **options)
     merged: dict[str, Any] = {**parsed.options, **options}
     if parsed.scheme == "json":
         from .jsonfile import JsonStore
@@ -215,11 +237,19 @@ def open_store(location: str | os.PathLike[str] | None = None, **options: Any) -
     return SQLiteStore(parsed.path, **merged)
 
 
-def _safe(location: str) -> str:
-    """A location with any password in it masked, fit for messages."""
+def _safe(location: str, mask: str = "***") -> str:
+    """A location with any password in it masked (or dropped, with ``mask=""``)."""
     scheme, sep, rest = location.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if sep and at and ":" in credentials:
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return location
+    if sep:
+        # The user info ends at the last "@" before the query: a password may hold "@", ":"
+        # or "/" (libpq wants them percent-encoded, but a message must hide them anyway).
+        at = rest.partition("?")[0].rfind("@")
+        credentials, host = rest[:at], rest[at + 1 :]
+        if at >= 0 and ":" in credentials:
+            user = credentials.split(":", 1)[0]
+            rest = f"{user}:{mask}@{host}" if mask else f"{user}@{host}"
+        location = f"{scheme}://{rest}"
+    return _QUERY_PASSWORD.sub(rf"\g<1>{mask}" if mask else "", location)
+
+
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import json
 import os
 import sqlite3
 import threading
@@ -29,6 +27,7 @@ from ..errors import (
 from ..query import SessionQuery, statistics_from_groups
 from ..sessions import Event, Session, Status
 from . import Finished, ImportResult
+from ._rows import event_dicts, no_gc, session_dicts
 from ._sql import (
     APPEND_EVENT,
     APPLICATION_ID,
@@ -326,8 +325,8 @@ class SQLiteStore:
             events = conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE session = ? ORDER BY seq", (row[0],)
             ).fetchall()
-        _, session = _sessions([row])[0]
-        session["events"] = [event for _, event in _events(events)]
+        _, session = session_dicts([row])[0]
+        session["events"] = [event for _, event in event_dicts(events)]
         return session
 
     def history(self, query: SessionQuery) -> list[dict[str, Any]]:
@@ -339,8 +338,8 @@ class SQLiteStore:
         conn = self._conn()
         with self._mapped():
             rows = conn.execute(selected.format(columns=SESSION_COLUMNS), (*params, limit))
-            with _no_gc():
-                found = _sessions(rows)
+            with no_gc():
+                found = session_dicts(rows)
             sessions = [session for _, session in found]
             if not query.with_events or not sessions:
                 return sessions
@@ -353,8 +352,8 @@ class SQLiteStore:
             for session_ref, session in found:
                 session["events"] = timelines[session_ref] = []
             ref, timeline = None, []
-            with _no_gc():
-                event_rows = _events(events)
+            with no_gc():
+                event_rows = event_dicts(events)
             for session_ref, event in event_rows:
                 if session_ref != ref:  # rows come grouped by session: look up once per group
                     ref, timeline = session_ref, timelines[session_ref]
@@ -417,89 +416,3 @@ def _event_row(conn: sqlite3.Connection, ref: int | None, event: Event) -> int:
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many acyclic dicts from rows.
-
-    Each batch of new containers would otherwise trigger collections that find nothing to
-    free; on a history of 20,000 events that is a tenth of the time.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _decode_all(records: list[dict[str, Any]], key: str) -> None:
-    """Replace each record's JSON text under ``key`` by its value, in one parser call.
-
-    One ``json.loads`` of a joined array costs far less than one call per row, which
-    dominates reading thousands of rows.
-    """
-    if records:
-        values = json.loads("[" + ",".join([record[key] for record in records]) + "]")
-        for record, value in zip(records, values, strict=True):
-            record[key] = value
-
-
-def _sessions(rows: Iterable[tuple[Any, ...]]) -> list[tuple[int, dict[str, Any]]]:
-    """Session rows (``SESSION_COLUMNS``) as ``(row id, the guide's session dict)``."""
-    sessions, pending = [], []
-    for (
-        ref,
-        session_id,
-        user,
-        operation_type,
-        metadata,
-        start,
-        end,
-        status,
-        duration,
-        host,
-        pid,
-    ) in rows:
-        session = {
-            "session_id": session_id,
-            "user": user,
-            "operation_type": operation_type,
-            "metadata": metadata,
-            "start_time": start,
-            "end_time": end,
-            "status": status,
-            "duration_seconds": duration,
-            "host": host,
-            "pid": pid,
-        }
-        if metadata == "{}":
-            session["metadata"] = {}
-        else:
-            pending.append(session)
-        sessions.append((ref, session))
-    _decode_all(pending, "metadata")
-    return sessions
-
-
-def _events(rows: Iterable[tuple[Any, ...]]) -> list[tuple[int, dict[str, Any]]]:
-    """Event rows (``EVENT_COLUMNS``) as ``(session row id, the guide's event dict)``."""
-    events, pending = [], []
-    for ref, seq, timestamp, event_type, description, data in rows:
-        event = {
-            "timestamp": timestamp,
-            "type": event_type,
-            "description": description,
-            "data": data,
-            "seq": seq,
-        }
-        if data == "{}":
-            event["data"] = {}
-        else:
-            pending.append(event)
-        events.append((ref, event))
-    _decode_all(pending, "data")
-    return events

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._system import format_time
 from .._values import to_json
-from ..costs import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico, usd
+from ..costs import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
+from ._rows import cost_entry, cost_totals
 from ._sql import (
     ADD_SESSION_COST,
     COST_GROUP_KEYS,
@@ -57,7 +57,7 @@ class SQLiteCostLog:
                 return CostTotals()
             conn.execute(ADD_SESSION_COST, (record.session_id, *row[6:10], row[13]))
             totals = conn.execute(SESSION_COST_TOTALS, (record.session_id,)).fetchone()
-        return _totals(totals)
+        return cost_totals(totals)
 
     def total(
         self,
@@ -92,7 +92,7 @@ class SQLiteCostLog:
                 "ORDER BY total(total_cost) DESC, grp",
                 params,
             ).fetchall()
-        return [CostGroup(str(row[0]), _totals(row[1:])) for row in rows]
+        return [CostGroup(str(row[0]), cost_totals(row[1:])) for row in rows]
 
     def by_session(self, session_ids: Sequence[str]) -> dict[str, CostTotals]:
         """Totals of each of these sessions that has any cost."""
@@ -108,7 +108,7 @@ class SQLiteCostLog:
                     f"WHERE session_id IN ({', '.join('?' * len(chunk))})",
                     chunk,
                 )
-                found.update((row[0], _totals(row[1:])) for row in rows)
+                found.update((row[0], cost_totals(row[1:])) for row in rows)
         return found
 
     def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
@@ -119,7 +119,7 @@ class SQLiteCostLog:
                 f"SELECT {_ENTRY_COLUMNS} FROM costs {where} ORDER BY seq", params
             )
             for row in rows:
-                yield _entry(row)
+                yield cost_entry(row)
 
 
 @contextmanager
@@ -161,40 +161,3 @@ def _row(record: CostRecord) -> tuple[Any, ...]:
         usage.reasoning, to_pico(cost.input), to_pico(cost.cached_input), to_pico(cost.output),
         to_pico(cost.total), cost.source, to_json(record.metadata),
     )  # fmt: skip
-
-
-def _totals(row: Sequence[Any]) -> CostTotals:
-    requests, input_tokens, cached, output, reasoning, cost = row
-    return CostTotals(
-        int(requests), int(input_tokens), int(cached), int(output), int(reasoning),
-        from_pico(int(cost)),
-    )  # fmt: skip
-
-
-def _entry(row: Sequence[Any]) -> dict[str, Any]:
-    (timestamp, session_id, user, operation_type, model, request_type, input_tokens, cached,
-     output, reasoning, input_cost, cached_cost, output_cost, total_cost, source,
-     metadata) = row  # fmt: skip
-    return {
-        "timestamp": timestamp,
-        "session_id": session_id,
-        "user": user,
-        "operation_type": operation_type,
-        "model": model,
-        "request_type": request_type,
-        "tokens": {
-            "input": input_tokens,
-            "cached_input": cached,
-            "output": output,
-            "reasoning": reasoning,
-            "total": input_tokens + output,
-        },
-        "cost": {
-            "input": usd(from_pico(input_cost)),
-            "cached_input": usd(from_pico(cached_cost)),
-            "output": usd(from_pico(output_cost)),
-            "total": usd(from_pico(total_cost)),
-        },
-        "price_source": source,
-        "metadata": json.loads(metadata),
-    }

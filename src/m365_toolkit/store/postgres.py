@@ -1,0 +1,254 @@
+"""A team store: sessions in a PostgreSQL database, shared by every process that names it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from .._values import to_json
+from ..errors import InvalidTransition, SessionNotFound, ValidationError
+from ..query import SessionQuery, statistics_from_groups
+from ..sessions import Event, Session, Status
+from . import Finished, ImportResult
+from ._pg_db import Connection, Database, UniqueViolation
+from ._pg_sql import (
+    APPEND_EVENT,
+    EVENT_COLUMNS,
+    FINISH_SESSION,
+    INSERT_EVENT,
+    INSERT_SESSION,
+    LOCK_SESSION,
+    SESSION_COLUMNS,
+    SESSION_STATUS,
+    STATISTICS,
+)
+from ._rows import event_dicts, no_gc, session_dicts
+from .postgres_costs import PostgresCostLog
+
+_IMPORT_BATCH = 1000
+
+
+class PostgresStore:
+    """Sessions in a PostgreSQL database, shared by every process that names it.
+
+    Tables live in the first schema of the connection's ``search_path`` (set it with
+    ``?options=-csearch_path%3Dname`` in the URL). Every call commits before it returns.
+
+    Args:
+        url: A libpq URL, ``postgresql://user@host:5432/dbname?sslmode=require``. Query
+            parameters go to libpq unchanged.
+        min_size: Connections the pool keeps open.
+        max_size: Connections the pool opens at most; callers beyond wait for one.
+        timeout: Seconds to wait for a free connection before giving up.
+        probe_after: Seconds a pooled connection may sit idle before it is checked with an
+            empty query when next taken, so that connections a server restart or an idle
+            timeout closed are replaced before a write is sent on them.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int | str = 1,
+        max_size: int | str = 8,
+        timeout: float | str = 30.0,
+        probe_after: float | str = 2.0,
+    ) -> None:
+        self._db = Database(
+            url, min_size=min_size, max_size=max_size, timeout=timeout, probe_after=probe_after
+        )
+        self.location = self._db.location
+
+    def close(self) -> None:
+        """Close the pool and its connections."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.location!r})"
+
+    @property
+    def costs(self) -> PostgresCostLog:
+        """The ``costs`` table of this database."""
+        return PostgresCostLog(self)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create(self, session: Session) -> list[int]:
+        with self._db.write() as conn:
+            try:
+                ref = _session_row(conn, session)
+            except UniqueViolation:
+                raise ValidationError(
+                    f"A session with id {session.session_id!r} already exists in {self.location!r}."
+                ) from None
+            assert ref is not None
+            return [_event_row(conn, ref, event) for event in session.events]
+
+    def append_event(self, session_id: str, event: Event) -> int:
+        with self._db.mapped(writing=True), self._db.connection() as conn:
+            row = conn.execute(
+                APPEND_EVENT,
+                (event.timestamp, event.type, event.description, to_json(event.data),
+                 session_id),
+            ).fetchone()  # fmt: skip
+            if row is not None:
+                return int(row[0])
+            status = conn.execute(SESSION_STATUS, (session_id,)).fetchone()
+        if status is None:
+            raise SessionNotFound(session_id, self.location)
+        raise InvalidTransition(session_id, status[0], "add an event to")
+
+    def finish(
+        self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
+    ) -> Finished:
+        with self._db.write() as conn:
+            row = conn.execute(LOCK_SESSION, (session_id,)).fetchone()
+            if row is None:
+                raise SessionNotFound(session_id, self.location)
+            ref, current, start = row
+            if current != Status.ACTIVE.value:
+                raise InvalidTransition(session_id, current, "complete")
+            seqs = [_event_row(conn, ref, event) for event in events]
+            duration = max(0.0, round((end_time - start).total_seconds(), 6))
+            conn.execute(FINISH_SESSION, (status.value, end_time, duration, ref))
+        return Finished(end_time, duration, seqs)
+
+    def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
+        imported = skipped = 0
+        batch: list[Session] = []
+
+        def flush() -> None:
+            nonlocal imported, skipped
+            with self._db.write() as conn:
+                for session in batch:
+                    ref = _session_row(conn, session, ignore_existing=True)
+                    if ref is None:
+                        skipped += 1
+                        continue
+                    imported += 1
+                    for event in session.events:
+                        _event_row(conn, ref, event)
+            batch.clear()
+
+        for session in sessions:
+            batch.append(session)
+            if len(batch) >= _IMPORT_BATCH:
+                flush()
+        if batch:
+            flush()
+        return ImportResult(imported, skipped)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        def work(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = %s", (session_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            events = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE session = %s ORDER BY seq", (row[0],)
+            ).fetchall()
+            _, session = session_dicts([row])[0]
+            session["events"] = [event for _, event in event_dicts(events)]
+            return session
+
+        return self._db.read(work)
+
+    def history(self, query: SessionQuery) -> list[dict[str, Any]]:
+        where, params = _where(query)
+
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions {where} "
+                "ORDER BY start_time DESC, id DESC LIMIT %s",
+                (*params, query.limit),
+            ).fetchall()
+            with no_gc():
+                found = session_dicts(rows)
+            sessions = [session for _, session in found]
+            if not query.with_events or not sessions:
+                return sessions
+            timelines: dict[int, list[dict[str, Any]]] = {}  # by the sessions' row id
+            for session_ref, session in found:
+                session["events"] = timelines[session_ref] = []
+            # By the ids found, not the query again: sessions started meanwhile stay out.
+            events = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE session = ANY(%s) ORDER BY session, seq",
+                (list(timelines),),
+            ).fetchall()
+            ref: int | None = None
+            timeline: list[dict[str, Any]] = []
+            with no_gc():
+                event_rows = event_dicts(events)
+            for session_ref, event in event_rows:
+                if session_ref != ref:  # rows come grouped by session: look up once per group
+                    ref, timeline = session_ref, timelines[session_ref]
+                timeline.append(event)
+            return sessions
+
+        return self._db.read(work)
+
+    def statistics(self, since: datetime | None) -> dict[str, Any]:
+        where, params = _where(SessionQuery(since=since))
+
+        def work(conn: Connection) -> dict[str, Any]:
+            groups = conn.execute(STATISTICS.format(where=where), params).fetchall()
+            return statistics_from_groups(groups)
+
+        return self._db.read(work)
+
+
+def _where(query: SessionQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (
+        ("operation_type = %s", query.operation_type),
+        ("user_name = %s", query.user),
+        ("start_time >= %s", query.since),
+        ("start_time < %s", query.until),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    if query.status is not None:
+        # A literal (from the enum, never user text) lets the planner use the partial index.
+        clauses.append(f"status = '{Status(query.status).value}'")
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _session_row(
+    conn: Connection, session: Session, *, ignore_existing: bool = False
+) -> int | None:
+    conflict = "ON CONFLICT (session_id) DO NOTHING" if ignore_existing else ""
+    row = conn.execute(
+        INSERT_SESSION.format(conflict=conflict),
+        (
+            session.session_id, session.user, session.operation_type, to_json(session.metadata),
+            session.start_time, session.end_time, session.status.value,
+            session.duration_seconds, session.host, session.pid,
+        ),
+    ).fetchone()  # fmt: skip
+    return int(row[0]) if row is not None else None
+
+
+def _event_row(conn: Connection, ref: int, event: Event) -> int:
+    row = conn.execute(
+        INSERT_EVENT, (ref, event.timestamp, event.type, event.description, to_json(event.data))
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
