@@ -92,7 +92,7 @@ def run_tools(manager: SessionManager) -> list[dict[str, Any]] | None:
             reports.mkdir(parents=True)
             shutil.copy(sample("m365_cis_audit_sample.json"), reports / "m365_cis_audit.json")
             shutil.copy(sample("sharepoint_permissions_sample.csv"), root / "permissions.csv")
-            async with Client(build_server(root, manager.storage_path)) as client:
+            async with Client(build_server(root, manager.store)) as client:
                 results = [
                     await client.call_tool("get_compliance_status", {}),
                     await client.call_tool(

@@ -51,7 +51,11 @@ class SessionManager:
     ) -> None:
         if store is None:
             location = StoreLocation.parse(storage_path)
-            fresh = storage_path is None and not location.path.exists()
+            fresh = (
+                storage_path is None
+                and location.scheme != "postgresql"
+                and not location.path.exists()
+            )
             store = open_store(storage_path)
             if fresh:
                 _hint_legacy_log(location.path)

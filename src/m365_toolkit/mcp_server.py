@@ -39,7 +39,7 @@ from .scripts import (
 )
 from .sessions import Session, Status
 from .sharepoint import analyze_permissions, write_workbook
-from .store import STORE_ENV
+from .store import STORE_ENV, Store
 
 ROOT_ENV = "M365_TOOLKIT_ROOT"
 AUDIT_TIMEOUT_ENV = "M365_TOOLKIT_AUDIT_TIMEOUT"
@@ -83,7 +83,7 @@ def default_root() -> Path:
 
 def build_server(
     root: str | os.PathLike[str] | None = None,
-    store: str | os.PathLike[str] | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
     *,
     audit_timeout: float | None = None,
 ) -> MCPServer[AppState]:
@@ -92,19 +92,30 @@ def build_server(
     Args:
         root: The toolkit folder holding ``output/`` and ``scripts/`` (default
             ``M365_TOOLKIT_ROOT`` or the current directory).
-        store: The session store (default ``M365_TOOLKIT_STORE``, else
-            ``output/sessions/sessions.db`` under the root).
+        store: The session store: a location (default ``M365_TOOLKIT_STORE``, else
+            ``output/sessions/sessions.db`` under the root), or an open store that the
+            caller keeps and closes.
         audit_timeout: Seconds before a hung audit or remediation script is stopped
             (default ``M365_TOOLKIT_AUDIT_TIMEOUT`` or 30 minutes).
     """
     folder = Path(root).absolute() if root is not None else default_root()
-    location = store or os.environ.get(STORE_ENV) or folder / "output" / "sessions" / "sessions.db"
     timeout = audit_timeout or float(os.environ.get(AUDIT_TIMEOUT_ENV) or DEFAULT_AUDIT_TIMEOUT)
+    if store is None or isinstance(store, (str, os.PathLike)):
+        location = (
+            store or os.environ.get(STORE_ENV) or folder / "output" / "sessions" / "sessions.db"
+        )
 
-    @asynccontextmanager
-    async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        with SessionManager(location) as manager:
-            yield AppState(folder, manager, timeout)
+        @asynccontextmanager
+        async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+            with SessionManager(location) as manager:
+                yield AppState(folder, manager, timeout)
+
+    else:
+        shared = store
+
+        @asynccontextmanager
+        async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+            yield AppState(folder, SessionManager(store=shared), timeout)
 
     server: MCPServer[AppState] = MCPServer(
         "m365-security-toolkit", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan

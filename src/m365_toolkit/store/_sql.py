@@ -108,9 +108,11 @@ INSERT_COST = (
     "output_cost, total_cost, price_source, metadata) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# sum(), not total(): integer sums stay exact (total() would add in floating point).
 COST_TOTALS = (
-    "count(*), total(input_tokens), total(cached_tokens), total(output_tokens), "
-    "total(reasoning_tokens), total(total_cost)"
+    "count(*), coalesce(sum(input_tokens), 0), coalesce(sum(cached_tokens), 0), "
+    "coalesce(sum(output_tokens), 0), coalesce(sum(reasoning_tokens), 0), "
+    "coalesce(sum(total_cost), 0)"
 )
 SESSION_TOTALS_COLUMNS = (
     "requests, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_cost"

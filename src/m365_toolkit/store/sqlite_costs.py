@@ -75,7 +75,7 @@ class SQLiteCostLog:
         with self._store._mapped():
             row = (
                 self._store._conn()
-                .execute(f"SELECT total(total_cost) FROM costs {where}", params)
+                .execute(f"SELECT coalesce(sum(total_cost), 0) FROM costs {where}", params)
                 .fetchone()
             )
         return from_pico(int(row[0]))
@@ -89,7 +89,7 @@ class SQLiteCostLog:
         with self._store._mapped(), _small_cache(self._store._conn()) as conn:
             rows = conn.execute(
                 f"SELECT {key} AS grp, {COST_TOTALS} FROM costs {where} GROUP BY grp "
-                "ORDER BY total(total_cost) DESC, grp",
+                "ORDER BY sum(total_cost) DESC, grp",
                 params,
             ).fetchall()
         return [CostGroup(str(row[0]), cost_totals(row[1:])) for row in rows]
