@@ -272,3 +272,58 @@ async def test_the_real_server_over_stdio_answers_a_real_client(root, monkeypatc
     assert {s["status"] for s in stored.values()} == {"success"}
     assert stored[first]["pid"] != os.getpid()  # recorded by the server process
     assert Status(stored[first]["status"]) is Status.SUCCESS
+
+
+def _readme_json_blocks() -> list[dict[str, Any]]:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
+
+
+async def test_the_readme_configs_start_the_server_as_written(root):
+    blocks = _readme_json_blocks()
+    [claude] = [b["mcpServers"]["m365-toolkit"] for b in blocks if "mcpServers" in b]
+    [vscode] = [b["servers"]["m365-toolkit"] for b in blocks if "servers" in b]
+    assert vscode["type"] == "stdio" and vscode["args"][0] == "mcp"
+    script = shutil.which("m365-toolkit", path=str(Path(sys.executable).parent))
+    assert script and claude["command"].endswith("/.venv/bin/m365-toolkit")
+    args = [arg.replace("/path/to/checkout", str(root)) for arg in claude["args"]]
+    async with Client(StdioServerParameters(command=script, args=args)) as client:
+        assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+        result = await client.call_tool("session_statistics", {})
+    assert not result.is_error
+    assert [s["operation_type"] for s in sessions_of(root)] == ["session_query"]
+
+
+async def test_the_server_answers_over_streamable_http_on_loopback(root):
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "m365_toolkit", "mcp", "--transport", "streamable-http",
+         "--host", "127.0.0.1", "--port", str(port), "--root", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        with anyio.fail_after(20):
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        break
+                except OSError:
+                    assert server.poll() is None, server.stderr.read().decode()
+                    await anyio.sleep(0.1)
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+                result = await client.call_tool("list_sessions", {})
+        assert not result.is_error, text_of(result)
+        assert result.structured_content["session_id"] in text_of(result)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stderr.close()
+    assert [s["status"] for s in sessions_of(root)] == ["success"]
