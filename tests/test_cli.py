@@ -107,7 +107,7 @@ def test_sessions_reap_completes_sessions_of_dead_processes(store_path):
         assert manager.get_session(orphan.session_id).status is Status.ERROR
     assert "Reaped 0" in run("sessions", "reap", store=store_path).output
     bad = run("sessions", "reap", "--older-than", "soon", store=store_path)
-    assert bad.exit_code == 2 and "30m, 12h, 7d" in bad.output
+    assert bad.exit_code == 2 and "30m, 12h, 365d" in bad.output
 
 
 def _set_pid(store_path: Path | str, session_id: str, pid: int) -> None:
@@ -143,7 +143,7 @@ def test_sessions_import_reads_a_legacy_log(tmp_path, store_path):
     first = run("sessions", "import", str(legacy), store=store_path)
     assert "Imported 1 session(s)" in first.output
     again = json.loads(run("sessions", "import", str(legacy), "--json", store=store_path).output)
-    assert again == {"imported": 0, "skipped": 1}
+    assert again == {"records": "sessions", "imported": 0, "skipped": 1}
 
 
 def test_demo_records_sessions_and_prints_history_and_statistics(tmp_path):

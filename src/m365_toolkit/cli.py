@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,16 +17,15 @@ from rich.table import Table
 
 from . import __version__, demo
 from .costs import GROUPS
-from .errors import SessionsError
+from .errors import SessionsError, ValidationError
 from .formatting import format_statistics
 from .manager import SessionManager
 from .query import window_start
+from .retention import parse_age
 from .sessions import Status
 
 F = TypeVar("F", bound=Callable[..., Any])
 _STATUS_STYLE = {"active": "cyan", "success": "green", "error": "red", "cancelled": "yellow"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def _store_options(command: F) -> F:
@@ -69,10 +67,10 @@ def _duration_text(seconds: float | None) -> str:
 def _parse_age(text: str | None) -> timedelta | None:
     if text is None:
         return None
-    match = _DURATION.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r} is not an age such as 30m, 12h, 7d or 2w.")
-    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+    try:
+        return parse_age(text)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _console() -> Console:
@@ -220,21 +218,6 @@ def reap_sessions(
     click.echo(f"{verb} {len(ids)} stale session(s).")
     for session_id in ids:
         click.echo(f"  {session_id}")
-
-
-@sessions.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@_store_options
-def import_sessions(manager: SessionManager, as_json: bool, file: str) -> None:
-    """Import a session log in the guide's JSON format (e.g. session_log.json)."""
-    result = manager.import_json(file)
-    if as_json:
-        _echo_json({"imported": result.imported, "skipped": result.skipped})
-    else:
-        click.echo(
-            f"Imported {result.imported} session(s) into {manager.storage_path}; "
-            f"skipped {result.skipped} already stored."
-        )
 
 
 @cli.group()
@@ -445,6 +428,11 @@ def run_demo(manager: SessionManager, as_json: bool) -> None:
             console.print(f"  - {finding['severity']}: {finding['title']}", highlight=False)
     console.print(sessions_table(history, "Sessions recorded by the demo"))
     click.echo(format_statistics(manager.get_statistics(30), 30))
+
+
+# The data commands (export, import, prune, store migrate) live in a module of their own;
+# importing it registers them on the groups above.
+from . import cli_data  # noqa: E402, F401
 
 
 def main() -> None:

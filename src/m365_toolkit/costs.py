@@ -8,12 +8,14 @@ it as integer picodollars.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ._system import format_time
+from ._system import format_time, parse_time
+from ._values import clean_mapping
 from .errors import ValidationError
 
 GROUPS = ("model", "type", "operation", "user", "day")
@@ -92,6 +94,57 @@ class CostRecord:
     cost: Cost
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def natural_key(self) -> tuple[str, str | None, str, str, int, int, int, int]:
+        """What identifies one request across stores and files: its time (to the
+        microsecond, UTC), session, model, request type and token counts.
+
+        The cost is left out on purpose: it follows from the tokens and the price, and the
+        JSON cost log keeps it as a float while the SQL stores keep exact picodollars, so the
+        same request read back from two stores could differ in its last digits.
+        """
+        usage = self.usage
+        return (
+            format_time(self.timestamp), self.session_id, self.model, self.request_type,
+            usage.input, usage.cached_input, usage.output, usage.reasoning,
+        )  # fmt: skip
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> CostRecord:
+        """Read an entry of the cost log format: the original toolkit's (``timestamp``,
+        ``model``, ``request_type``, ``tokens``, ``cost``, ``metadata``) or this toolkit's,
+        which adds ``session_id``, ``user``, ``operation_type`` and ``price_source``.
+
+        Naive timestamps are local time; a missing user is ``"unknown"``.
+
+        Raises:
+            ValidationError: A required field is missing or a value is not valid.
+        """
+        try:
+            tokens = entry.get("tokens") or {}
+            cost = entry["cost"]
+            if not isinstance(cost, Mapping):
+                raise ValidationError(f"A cost entry's cost must be an object, not {cost!r}.")
+            return cls(
+                parse_time(entry["timestamp"], "cost entry timestamp"),
+                entry.get("session_id") or None,
+                str(entry.get("user") or "unknown"),
+                entry.get("operation_type") or None,
+                str(entry["model"]),
+                str(entry.get("request_type") or "chat"),
+                TokenUsage(
+                    _whole(tokens.get("input", 0)), _whole(tokens.get("output", 0)),
+                    _whole(tokens.get("cached_input", 0)), _whole(tokens.get("reasoning", 0)),
+                ),
+                Cost(
+                    _money(cost.get("input", 0)), _money(cost.get("cached_input", 0)),
+                    _money(cost.get("output", 0)), str(entry.get("price_source") or "imported"),
+                ),
+                clean_mapping(entry.get("metadata"), "cost entry metadata"),
+            )  # fmt: skip
+        except KeyError as exc:
+            raise ValidationError(f"Cost entry lacks the field {exc.args[0]!r}.") from None
+
     def to_entry(self) -> dict[str, Any]:
         """The cost log's entry format (the original toolkit's, plus the links)."""
         return {
@@ -153,6 +206,22 @@ class CostGroup:
 
     def to_dict(self, group_by: str) -> dict[str, Any]:
         return {group_by: self.key, **self.totals.to_dict()}
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value  # type: ignore[no-any-return]  # TokenUsage rejects anything else
+
+
+def _money(value: Any) -> Decimal:
+    """A float or string amount of the cost log as the exact decimal it was written as."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValidationError(f"A cost amount must be a number, not {value!r}.")
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        raise ValidationError(f"A cost amount must be a number, not {value!r}.") from None
 
 
 def check_group(group_by: str) -> str:

@@ -43,6 +43,28 @@ class ImportResult:
     skipped: int
 
 
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What :meth:`Store.prune` removed, or with ``dry_run`` would remove."""
+
+    sessions: int
+    events: int
+    costs: int
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """How many sessions, events and cost records a store holds."""
+
+    sessions: int
+    events: int
+    costs: int
+
+
+SCAN_BATCH = 500
+
+
 class CostLog(Protocol):
     """Where priced LLM requests are kept, linked to sessions by id."""
 
@@ -75,6 +97,12 @@ class CostLog(Protocol):
 
     def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Every record, oldest first, in the cost log's entry format."""
+        ...
+
+    def import_records(self, records: Iterable[CostRecord]) -> ImportResult:
+        """Add records whose natural key (:attr:`CostRecord.natural_key`) the log does not
+        hold yet, keeping the per-session totals; importing the same records twice adds
+        nothing the second time."""
         ...
 
     def close(self) -> None: ...
@@ -119,6 +147,28 @@ class Store(Protocol):
 
     def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
         """Add sessions whose ids the store does not hold yet."""
+        ...
+
+    def scan(
+        self, since: datetime | None = None, batch: int = SCAN_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every session (started at or after ``since``) with its events, in lists of at most
+        ``batch``, in the order they were stored.
+
+        SQL stores read one batch per query (keyset pagination on the session row id), so a
+        caller that handles one list at a time holds one batch in memory, whatever the size of
+        the store. Sessions written while a scan runs may or may not be seen.
+        """
+        ...
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        """Delete the finished sessions started before ``before``, with their events, their
+        cost records and their cost totals; never an active session. Sequence numbers of
+        deleted records are never given out again. ``dry_run`` only counts."""
+        ...
+
+    def counts(self) -> StoreCounts:
+        """How many sessions, events and cost records the store holds."""
         ...
 
     def close(self) -> None:

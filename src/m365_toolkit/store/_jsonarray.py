@@ -91,7 +91,7 @@ class JsonArrayFile:
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, self.path)
-            _fsync_folder(self.path.parent)
+            fsync_folder(self.path.parent)
         except OSError as exc:
             temporary.unlink(missing_ok=True)
             raise StoreError(
@@ -99,7 +99,7 @@ class JsonArrayFile:
             ) from exc
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)

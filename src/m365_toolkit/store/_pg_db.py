@@ -104,7 +104,6 @@ class Database:
             kwargs=self._connect,
             timeout=self._timeout,
             check=self._check,
-            reset=self._stamp,
             open=False,
             name=f"m365-toolkit {self.location}",
         )
@@ -118,7 +117,8 @@ class Database:
         return self._pool
 
     def _stamp(self, conn: Connection) -> None:
-        """Note when a connection went back to the pool (the pool's ``reset`` callback)."""
+        """Note when a connection goes back to the pool (not as the pool's ``reset`` callback:
+        with one, psycopg_pool returns every connection through a worker thread)."""
         self._returned[conn] = time.monotonic()
 
     def _check(self, conn: Connection) -> None:
@@ -186,6 +186,8 @@ class Database:
                 if conn.broken and not isinstance(exc, PoolTimeout):
                     raise _Lost() from exc
                 raise
+            finally:
+                self._stamp(conn)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._system import parse_time
 from ..costs import CostGroup, CostRecord, CostTotals, check_group
+from . import ImportResult
 from ._jsonarray import JsonArrayFile
 
 COST_LOG_NAME = "gpt5_cost_log.json"
@@ -79,6 +80,37 @@ class JsonCostLog:
 
     def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         yield from _select(self._file.read(), since, None)
+
+    def import_records(self, records: Iterable[CostRecord]) -> ImportResult:
+        imported = skipped = 0
+        with self._file.update() as entries:
+            known = {CostRecord.from_entry(entry).natural_key for entry in entries}
+            for record in records:
+                key = record.natural_key
+                if key in known:
+                    skipped += 1
+                    continue
+                known.add(key)
+                entries.append(record.to_entry())
+                imported += 1
+        return ImportResult(imported, skipped)
+
+    def count(self, session_ids: set[str] | None = None) -> int:
+        """How many entries there are (of these sessions only, if given)."""
+        entries = self._file.read()
+        if session_ids is None:
+            return len(entries)
+        return sum(1 for entry in entries if entry.get("session_id") in session_ids)
+
+    def remove_sessions(self, session_ids: set[str]) -> int:
+        """Delete the entries of these sessions; return how many there were."""
+        if not session_ids:
+            return 0
+        with self._file.update() as entries:
+            kept = [entry for entry in entries if entry.get("session_id") not in session_ids]
+            removed = len(entries) - len(kept)
+            entries[:] = kept
+        return removed
 
 
 def _is_entry(item: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -10,11 +11,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from .._system import format_time, parse_time
-from ..errors import InvalidTransition, SessionNotFound, ValidationError
+from ..errors import InvalidTransition, SessionNotFound, StoreError, ValidationError
 from ..query import SessionQuery, statistics_from_groups
 from ..sessions import Event, Session, Status
-from . import Finished, ImportResult
-from ._jsonarray import JsonArrayFile
+from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
+from ._jsonarray import JsonArrayFile, fsync_folder
 from .jsoncosts import COST_LOG_NAME, JsonCostLog
 
 
@@ -33,6 +34,9 @@ class JsonStore:
         )
         self.path = self._file.path
         self.location = self._file.location
+        # The highest sequence number ever given, kept beside the file once a prune has
+        # deleted records: numbering restarts from the file's largest otherwise.
+        self._seq_file = self.path.with_name(self.path.name + ".seq")
         self._costs: JsonCostLog | None = None
 
     @property
@@ -65,7 +69,34 @@ class JsonStore:
     @contextmanager
     def _update(self) -> Iterator[_Snapshot]:
         with self._file.update() as sessions:
-            yield _Snapshot(sessions)
+            yield _Snapshot(sessions, self._last_seq())
+
+    def _last_seq(self) -> int:
+        try:
+            return int(self._seq_file.read_text(encoding="utf-8").strip() or 0)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError) as exc:
+            raise StoreError(
+                f"Cannot read the sequence file {str(self._seq_file)!r} of the session store "
+                f"{self.location!r}: {exc}.",
+                self.location,
+            ) from exc
+
+    def _save_last_seq(self, seq: int) -> None:
+        temporary = self._seq_file.with_name(f".{self._seq_file.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("w", encoding="utf-8") as file:
+                file.write(f"{seq}\n")
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self._seq_file)
+            fsync_folder(self.path.parent)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise StoreError(
+                f"Cannot write the sequence file {str(self._seq_file)!r}: {exc}.", self.location
+            ) from exc
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -162,17 +193,59 @@ class JsonStore:
                 group[2] += 1
         return statistics_from_groups([(*key, *group) for key, group in groups.items()])
 
+    def scan(
+        self, since: datetime | None = None, batch: int = SCAN_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The file is read once (it is parsed whole anyway), then handed out in batches."""
+        if batch < 1:
+            raise ValidationError(f"batch must be 1 or more, not {batch!r}.")
+        query = SessionQuery(since=since)
+        records = [
+            record
+            for record in self._read()
+            if since is None
+            or ((start := _start(record)) is not None and _matches(record, start, query))
+        ]
+        for first in range(0, len(records), batch):
+            chunk = records[first : first + batch]
+            for record in chunk:
+                record.setdefault("events", [])
+            yield chunk
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        if dry_run:
+            doomed = [r for r in self._read() if _prunable(r, before)]
+            ids = {record["session_id"] for record in doomed}
+            return PruneResult(len(doomed), _event_count(doomed), self.costs.count(ids), True)
+        with self._file.update() as sessions:
+            doomed = [record for record in sessions if _prunable(record, before)]
+            if not doomed:
+                return PruneResult(0, 0, 0)
+            ids = {record["session_id"] for record in doomed}
+            # Keep the numbering going past the records about to be deleted, before they are.
+            self._save_last_seq(_Snapshot(sessions, self._last_seq()).next_seq - 1)
+            # Costs first: a crash between the two writes leaves sessions a re-run prunes,
+            # never costs of sessions that are gone.
+            costs = self.costs.remove_sessions(ids)
+            sessions[:] = [record for record in sessions if record["session_id"] not in ids]
+        return PruneResult(len(doomed), _event_count(doomed), costs)
+
+    def counts(self) -> StoreCounts:
+        records = self._read()
+        return StoreCounts(len(records), _event_count(records), self.costs.count())
+
 
 class _Snapshot:
     """The file's sessions, read under the lock, with the next sequence number."""
 
-    def __init__(self, sessions: list[dict[str, Any]]) -> None:
+    def __init__(self, sessions: list[dict[str, Any]], last_seq: int = 0) -> None:
         self.sessions = sessions
         self.index = {record["session_id"]: record for record in sessions}
-        self.next_seq = 1 + max(
+        newest = max(
             (event.get("seq") or 0 for record in sessions for event in record.get("events") or ()),
             default=0,
         )
+        self.next_seq = 1 + max(newest, last_seq)
 
     def find(self, session_id: str) -> dict[str, Any] | None:
         return self.index.get(session_id)
@@ -182,6 +255,17 @@ class _Snapshot:
         record["seq"] = self.next_seq
         self.next_seq += 1
         return record
+
+
+def _prunable(record: dict[str, Any], before: datetime) -> bool:
+    if record.get("status", "active") == Status.ACTIVE.value:
+        return False
+    start = _start(record)
+    return start is not None and start < before
+
+
+def _event_count(records: Iterable[dict[str, Any]]) -> int:
+    return sum(len(record.get("events") or ()) for record in records)
 
 
 def _start(record: dict[str, Any]) -> datetime | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -11,7 +12,7 @@ from .._values import to_json
 from ..errors import InvalidTransition, SessionNotFound, ValidationError
 from ..query import SessionQuery, statistics_from_groups
 from ..sessions import Event, Session, Status
-from . import Finished, ImportResult
+from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._pg_db import Connection, Database, UniqueViolation
 from ._pg_sql import (
     APPEND_EVENT,
@@ -209,6 +210,78 @@ class PostgresStore:
         def work(conn: Connection) -> dict[str, Any]:
             groups = conn.execute(STATISTICS.format(where=where), params).fetchall()
             return statistics_from_groups(groups)
+
+        return self._db.read(work)
+
+    def scan(
+        self, since: datetime | None = None, batch: int = SCAN_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
+        if batch < 1:
+            raise ValidationError(f"batch must be 1 or more, not {batch!r}.")
+        start = "AND start_time >= %s" if since is not None else ""
+        params: list[Any] = [since] if since is not None else []
+
+        def work(conn: Connection, *, after: int) -> list[tuple[int, dict[str, Any]]]:
+            rows = conn.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id > %s {start} "
+                "ORDER BY id LIMIT %s",
+                (after, *params, batch),
+            ).fetchall()
+            found = session_dicts(rows)
+            timelines: dict[int, list[dict[str, Any]]] = {}
+            for ref, session in found:
+                session["events"] = timelines[ref] = []
+            if found:
+                events = conn.execute(
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE session = ANY(%s) "
+                    "ORDER BY session, seq",
+                    (list(timelines),),
+                ).fetchall()
+                for ref, event in event_dicts(events):
+                    timelines[ref].append(event)
+            return found
+
+        after = 0
+        while True:
+            # One pooled connection per batch, none held while the caller works on one.
+            found = self._db.read(functools.partial(work, after=after))
+            if not found:
+                return
+            after = found[-1][0]
+            yield [session for _, session in found]
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        with self._db.write() as conn:
+            conn.execute(
+                "CREATE TEMP TABLE pruned ON COMMIT DROP AS SELECT id, session_id FROM sessions "
+                "WHERE start_time < %s AND status <> 'active'",
+                (before,),
+            )
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM pruned), "
+                "(SELECT count(*) FROM events WHERE session IN (SELECT id FROM pruned)), "
+                "(SELECT count(*) FROM costs WHERE session_id IN (SELECT session_id FROM pruned))"
+            ).fetchone()
+            assert row is not None
+            if not dry_run:
+                for statement in (
+                    "DELETE FROM events WHERE session IN (SELECT id FROM pruned)",
+                    "DELETE FROM costs WHERE session_id IN (SELECT session_id FROM pruned)",
+                    "DELETE FROM cost_sessions WHERE session_id IN (SELECT session_id FROM pruned)",
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM pruned)",
+                ):
+                    conn.execute(statement)
+        sessions, events, costs = map(int, row)
+        return PruneResult(sessions, events, costs, dry_run)
+
+    def counts(self) -> StoreCounts:
+        def work(conn: Connection) -> StoreCounts:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM events), "
+                "(SELECT count(*) FROM costs)"
+            ).fetchone()
+            assert row is not None
+            return StoreCounts(*map(int, row))
 
         return self._db.read(work)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._values import to_json
 from ..costs import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
+from . import ImportResult
 from ._pg_sql import (
     ADD_SESSION_COST,
     COST_GROUP_KEYS,
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from ._pg_db import Connection
     from .postgres import PostgresStore
 
+_FIND_COST = (
+    "SELECT 1 FROM costs WHERE timestamp = %s AND session_id IS NOT DISTINCT FROM %s "
+    "AND model = %s AND request_type = %s AND input_tokens = %s AND cached_tokens = %s "
+    "AND output_tokens = %s AND reasoning_tokens = %s LIMIT 1"
+)
 _STREAM_ROWS = 2000  # rows fetched per round trip by entries()
 
 
@@ -94,6 +100,33 @@ class PostgresCostLog:
             return {row[0]: cost_totals(row[1:]) for row in rows}
 
         return self._store._db.read(work)
+
+    def import_records(self, records: Iterable[CostRecord]) -> ImportResult:
+        """Add the records not stored yet (by natural key), a thousand per transaction."""
+        imported = skipped = 0
+        batch: list[CostRecord] = []
+
+        def flush() -> None:
+            nonlocal imported, skipped
+            with self._store._db.write() as conn:
+                for record in batch:
+                    row = _row(record)
+                    if conn.execute(_FIND_COST, (*row[:2], *row[4:10])).fetchone():
+                        skipped += 1
+                        continue
+                    conn.execute(
+                        INSERT_COST if record.session_id is None else ADD_SESSION_COST, row
+                    )
+                    imported += 1
+            batch.clear()
+
+        for record in records:
+            batch.append(record)
+            if len(batch) >= 1000:
+                flush()
+        if batch:
+            flush()
+        return ImportResult(imported, skipped)
 
     def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Every record (oldest first) in the cost log's entry format, streamed through a

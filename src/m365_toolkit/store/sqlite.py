@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..query import SessionQuery, statistics_from_groups
 from ..sessions import Event, Session, Status
-from . import Finished, ImportResult
+from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._rows import event_dicts, no_gc, session_dicts
 from ._sql import (
     APPEND_EVENT,
@@ -366,6 +366,82 @@ class SQLiteStore:
         with self._mapped():
             groups = conn.execute(STATISTICS.format(where=where), params).fetchall()
         return statistics_from_groups(groups)
+
+    def scan(
+        self, since: datetime | None = None, batch: int = SCAN_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
+        if batch < 1:
+            raise ValidationError(f"batch must be 1 or more, not {batch!r}.")
+        start = "AND start_time >= ?" if since is not None else ""
+        params: list[Any] = [format_time(since)] if since is not None else []
+        after = 0
+        while True:
+            conn = self._conn()  # per batch: the caller may resume the scan in another thread
+            with self._mapped():
+                rows = conn.execute(
+                    f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id > ? {start} "
+                    "ORDER BY id LIMIT ?",
+                    (after, *params, batch),
+                ).fetchall()
+                if not rows:
+                    return
+                found = session_dicts(rows)
+                timelines: dict[int, list[dict[str, Any]]] = {}
+                for ref, session in found:
+                    session["events"] = timelines[ref] = []
+                # A range on the index rather than an IN list: no limit on host parameters.
+                events = conn.execute(
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE session BETWEEN ? AND ? "
+                    "ORDER BY session, seq",
+                    (found[0][0], found[-1][0]),
+                ).fetchall()
+            for ref, event in event_dicts(events):
+                timeline = timelines.get(ref)
+                if timeline is not None:  # not a session that ``since`` left out
+                    timeline.append(event)
+            after = found[-1][0]
+            yield [session for _, session in found]
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        with self._write() as conn:
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS pruned (id INTEGER PRIMARY KEY, session_id TEXT)"
+            )
+            conn.execute("DELETE FROM temp.pruned")
+            conn.execute(
+                "INSERT INTO temp.pruned SELECT id, session_id FROM sessions "
+                "WHERE start_time < ? AND status != 'active'",
+                (format_time(before),),
+            )
+            sessions, events, costs = conn.execute(
+                "SELECT (SELECT count(*) FROM temp.pruned), "
+                "(SELECT count(*) FROM events WHERE session IN (SELECT id FROM temp.pruned)), "
+                "(SELECT count(*) FROM costs WHERE session_id IN "
+                "(SELECT session_id FROM temp.pruned))"
+            ).fetchone()
+            if not dry_run:
+                for statement in (
+                    "DELETE FROM events WHERE session IN (SELECT id FROM temp.pruned)",
+                    "DELETE FROM costs WHERE session_id IN (SELECT session_id FROM temp.pruned)",
+                    "DELETE FROM cost_sessions WHERE session_id IN "
+                    "(SELECT session_id FROM temp.pruned)",
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM temp.pruned)",
+                ):
+                    conn.execute(statement)
+            conn.execute("DELETE FROM temp.pruned")
+        return PruneResult(sessions, events, costs, dry_run)
+
+    def counts(self) -> StoreCounts:
+        with self._mapped():
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM events), "
+                    "(SELECT count(*) FROM costs)"
+                )
+                .fetchone()
+            )
+        return StoreCounts(*row)
 
 
 def _where(query: SessionQuery) -> tuple[str, list[Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._system import format_time
 from .._values import to_json
 from ..costs import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
+from . import ImportResult
 from ._rows import cost_entry, cost_totals
 from ._sql import (
     ADD_SESSION_COST,
@@ -29,6 +30,11 @@ _ENTRY_COLUMNS = (
     "timestamp, session_id, user, operation_type, model, request_type, input_tokens, "
     "cached_tokens, output_tokens, reasoning_tokens, input_cost, cached_cost, output_cost, "
     "total_cost, price_source, metadata"
+)
+_FIND_COST = (
+    "SELECT 1 FROM costs WHERE timestamp = ? AND session_id IS ? AND model = ? "
+    "AND request_type = ? AND input_tokens = ? AND cached_tokens = ? AND output_tokens = ? "
+    "AND reasoning_tokens = ? LIMIT 1"
 )
 # The sorter behind a GROUP BY keeps up to the page cache's size in memory before it spills
 # sorted runs to temporary files. On a store connection (64 MiB cache) a report over a million
@@ -110,6 +116,34 @@ class SQLiteCostLog:
                 )
                 found.update((row[0], cost_totals(row[1:])) for row in rows)
         return found
+
+    def import_records(self, records: Iterable[CostRecord]) -> ImportResult:
+        """Add the records not stored yet (by natural key), a thousand per transaction."""
+        imported = skipped = 0
+        batch: list[CostRecord] = []
+
+        def flush() -> None:
+            nonlocal imported, skipped
+            with self._store._write() as conn:
+                for record in batch:
+                    row = _row(record)
+                    # By the time index; "IS" matches a NULL session id too.
+                    if conn.execute(_FIND_COST, (*row[:2], *row[4:10])).fetchone():
+                        skipped += 1
+                        continue
+                    conn.execute(INSERT_COST, row)
+                    if record.session_id is not None:
+                        conn.execute(ADD_SESSION_COST, (record.session_id, *row[6:10], row[13]))
+                    imported += 1
+            batch.clear()
+
+        for record in records:
+            batch.append(record)
+            if len(batch) >= 1000:
+                flush()
+        if batch:
+            flush()
+        return ImportResult(imported, skipped)
 
     def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Every record (oldest first) in the cost log's entry format, streamed."""

@@ -1,0 +1,191 @@
+"""The data commands of ``m365-toolkit``: export, import, prune and store migrate.
+
+Importing this module registers them on the groups of :mod:`m365_toolkit.cli`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from .cli import _echo_json, _store_options, cli, sessions
+from .errors import ConfigError, SessionsError
+from .manager import SessionManager
+from .query import window_start
+from .retention import parse_age, prune_sessions
+from .store import SCAN_BATCH, StoreCounts, StoreLocation, open_store
+from .transfer import EXPORT_FORMATS, IMPORT_FORMATS, export_sessions, export_to_file, import_file
+from .transfer import migrate as migrate_stores
+
+
+@sessions.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default="json",
+    show_default=True,
+    help="json: the guide's format (an array of sessions with events); jsonl: one session "
+    "per line; csv: one row per session, without events.",
+)
+@click.option(
+    "--days", type=click.FloatRange(min=0), help="Only sessions started in the last N days."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (replaced only once complete) [default: stdout].",
+)
+@_store_options
+def export_command(
+    manager: SessionManager, as_json: bool, fmt: str, days: float | None, output: Path | None
+) -> None:
+    """Export sessions, streamed in batches (oldest first), as JSON, JSON lines or CSV."""
+    since = window_start(days)
+    if output is None:
+        export_sessions(manager.store, sys.stdout, fmt, since=since)
+        return
+    count = export_to_file(manager.store, output, fmt, since=since)
+    if as_json:
+        _echo_json({"path": str(output), "format": fmt, "sessions": count})
+    else:
+        click.echo(f"Exported {count} session(s) to {output}.")
+
+
+@sessions.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(IMPORT_FORMATS),
+    default="auto",
+    show_default=True,
+    help="json: the guide's session log; jsonl: one session (or cost entry) per line; "
+    "costs: the original toolkit's cost log; auto: tell them apart.",
+)
+@_store_options
+def import_command(manager: SessionManager, as_json: bool, file: str, fmt: str) -> None:
+    """Import sessions or cost records; those already stored are skipped."""
+    result = import_file(manager.store, file, fmt)
+    if as_json:
+        _echo_json(
+            {"records": result.records, "imported": result.imported, "skipped": result.skipped}
+        )
+        return
+    what = "session(s)" if result.records == "sessions" else "cost record(s)"
+    click.echo(
+        f"Imported {result.imported} {what} into {manager.storage_path}; "
+        f"skipped {result.skipped} already stored."
+    )
+
+
+@sessions.command("prune")
+@click.option(
+    "--older-than",
+    metavar="AGE",
+    required=True,
+    help="Delete finished sessions started longer ago than this (e.g. 365d, 52w).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@_store_options
+def prune_command(manager: SessionManager, as_json: bool, older_than: str, dry_run: bool) -> None:
+    """Delete old finished sessions with their events and costs; never active ones."""
+    try:
+        age = parse_age(older_than)
+    except SessionsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    result = prune_sessions(manager.store, age, dry_run=dry_run, clock=manager.clock)
+    if as_json:
+        _echo_json(
+            {"dry_run": dry_run, "sessions": result.sessions, "events": result.events,
+             "costs": result.costs}
+        )  # fmt: skip
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(
+        f"{verb} {result.sessions} session(s), {result.events} event(s) and "
+        f"{result.costs} cost record(s) older than {older_than} from {manager.storage_path}."
+    )
+
+
+@cli.group("store")
+def store_group() -> None:
+    """Maintain session stores: copy one into another."""
+
+
+@store_group.command("migrate")
+@click.option("--from", "source", metavar="PATH_OR_URL", required=True, help="Store to copy from.")
+@click.option("--to", "target", metavar="PATH_OR_URL", required=True, help="Store to copy into.")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=SCAN_BATCH,
+    show_default=True,
+    help="Records per transaction.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def migrate_command(source: str, target: str, batch: int, as_json: bool) -> None:
+    """Copy sessions, events and costs between stores; re-runs copy only what is missing."""
+    try:
+        source_location, target_location = StoreLocation.parse(source), StoreLocation.parse(target)
+        if source_location.key == target_location.key:
+            raise ConfigError(f"--from and --to name the same store {source!r}.")
+        if source_location.scheme != "postgresql" and not source_location.path.exists():
+            raise ConfigError(f"The source store {source!r} does not exist.")
+        with open_store(source) as from_store, open_store(target) as to_store:
+            console = Console(stderr=True)
+            columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn())  # fmt: skip
+            with Progress(*columns, console=console, disable=as_json) as bar:
+                tasks: dict[str, TaskID] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done)
+
+                result = migrate_stores(from_store, to_store, batch=batch, progress=progress)
+    except SessionsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json({
+            "copied": {"sessions": result.sessions.imported, "costs": result.costs.imported},
+            "skipped": {"sessions": result.sessions.skipped, "costs": result.costs.skipped},
+            "source": _counts(result.source), "target": _counts(result.target),
+            "matches": result.matches,
+        })  # fmt: skip
+    else:
+        table = Table(title=f"{from_store.location} -> {to_store.location}", title_justify="left")
+        for column in ("", "Copied", "Skipped", "Source", "Target"):
+            table.add_column(column, justify="left" if not column else "right")
+        for name, copied in (("sessions", result.sessions), ("events", None),
+                             ("costs", result.costs)):  # fmt: skip
+            table.add_row(
+                name,
+                str(copied.imported) if copied else "",
+                str(copied.skipped) if copied else "",
+                str(getattr(result.source, name)),
+                str(getattr(result.target, name)),
+            )
+        Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    try:
+        result.check()
+    except SessionsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _counts(counts: StoreCounts) -> dict[str, int]:
+    return {name: int(getattr(counts, name)) for name in ("sessions", "events", "costs")}
