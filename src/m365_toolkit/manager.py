@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from . import _system
+from ._closing import Closing
 from ._system import Clock, utc_now
 from .costs import CostTotals, usd
 from .errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
@@ -30,7 +31,7 @@ class LegacyLogWarning(UserWarning):
     """A session log of the original toolkit lies beside a new store, not imported yet."""
 
 
-class SessionManager:
+class SessionManager(Closing):
     """Creates sessions, records their events and completion, and answers questions on them.
 
     Args:
@@ -71,17 +72,6 @@ class SessionManager:
     def close(self) -> None:
         """Close the store."""
         self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from .._closing import Closing
 from .._system import format_time, parse_time
 from ..errors import InvalidTransition, SessionNotFound, StoreError, ValidationError
 from ..query import SessionQuery, statistics_from_groups
@@ -19,7 +19,7 @@ from ._jsonarray import JsonArrayFile, fsync_folder
 from .jsoncosts import COST_LOG_NAME, JsonCostLog
 
 
-class JsonStore:
+class JsonStore(Closing):
     """Sessions in one JSON array file, in the guide's storage format.
 
     Every write reads the file, changes it and replaces it whole (temporary file, fsync,
@@ -48,17 +48,6 @@ class JsonStore:
 
     def close(self) -> None:
         """Nothing to release: the file is opened per call."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"JsonStore({self.location!r})"

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from .._closing import Closing
 from .._system import format_time, parse_time
 from .._values import to_json
 from ..errors import (
@@ -57,7 +57,7 @@ CONNECTION_PRAGMAS = (
 )
 
 
-class SQLiteStore:
+class SQLiteStore(Closing):
     """Sessions in a SQLite database file.
 
     Args:
@@ -213,17 +213,6 @@ class SQLiteStore:
         for conn in connections:
             conn.close()
         self._local = threading.local()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.location!r})"
