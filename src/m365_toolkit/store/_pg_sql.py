@@ -124,12 +124,26 @@ SESSION_COLUMNS = (
 INSERT_SESSION = (
     "INSERT INTO sessions (session_id, user_name, operation_type, metadata, start_time, "
     "end_time, status, duration_seconds, host, pid) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) {conflict} RETURNING id"
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
 )
 INSERT_EVENT = (
     "INSERT INTO events (session, timestamp, type, description, data) "
     "VALUES (%s, %s, %s, %s, %s) RETURNING seq"
 )
+# Bulk import: a batch of sessions as one array per column, inserted in the order given
+# (so their ids ascend in it), skipping ids already stored; then their events by COPY,
+# which numbers rows in the order written.
+IMPORT_SESSIONS = (
+    "INSERT INTO sessions (session_id, user_name, operation_type, metadata, start_time, "
+    "end_time, status, duration_seconds, host, pid) "
+    "SELECT session_id, user_name, operation_type, metadata, start_time, end_time, status, "
+    "duration_seconds, host, pid FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::timestamptz[], %s::timestamptz[], %s::text[], %s::float8[], %s::text[], %s::bigint[]) "
+    "WITH ORDINALITY AS batch (session_id, user_name, operation_type, metadata, start_time, "
+    "end_time, status, duration_seconds, host, pid, position) ORDER BY position "
+    "ON CONFLICT (session_id) DO NOTHING RETURNING id, session_id"
+)
+COPY_EVENTS = "COPY events (session, timestamp, type, description, data) FROM STDIN"
 # FOR SHARE makes a concurrent completion (which locks the row FOR UPDATE) wait for this
 # insert, or this insert re-check the status after it: never an event after 'complete'.
 APPEND_EVENT = (
@@ -177,6 +191,44 @@ ADD_SESSION_COST = f"""
         reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
         total_cost = t.total_cost + excluded.total_cost
     RETURNING {SESSION_TOTALS_COLUMNS}
+"""
+_COST_NAMES = f"timestamp, {COST_COLUMNS}"
+_COST_TYPES = (
+    "timestamptz", "text", "text", "text", "text", "text", "bigint", "bigint", "bigint",
+    "bigint", "bigint", "bigint", "bigint", "bigint", "text", "text",
+)  # fmt: skip
+# Bulk import: a batch of records (no two with one natural key) as one array per column;
+# those whose natural key is not stored yet are added in the order given, and the running
+# totals of their sessions raised by their sums, in one statement. Returns how many it added.
+IMPORT_COSTS = f"""
+    WITH batch AS (
+        SELECT * FROM unnest({", ".join(f"%s::{kind}[]" for kind in _COST_TYPES)})
+        WITH ORDINALITY AS b ({_COST_NAMES}, position)
+    ), added AS (
+        INSERT INTO costs ({_COST_NAMES})
+        SELECT {_COST_NAMES} FROM batch b WHERE NOT EXISTS (
+            SELECT FROM costs c WHERE c.timestamp = b.timestamp
+            AND c.session_id IS NOT DISTINCT FROM b.session_id AND c.model = b.model
+            AND c.request_type = b.request_type AND c.input_tokens = b.input_tokens
+            AND c.cached_tokens = b.cached_tokens AND c.output_tokens = b.output_tokens
+            AND c.reasoning_tokens = b.reasoning_tokens)
+        ORDER BY position
+        RETURNING session_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens,
+                  total_cost
+    ), totals AS (
+        INSERT INTO cost_sessions AS t (session_id, {SESSION_TOTALS_COLUMNS})
+        SELECT session_id, count(*), sum(input_tokens), sum(cached_tokens), sum(output_tokens),
+               sum(reasoning_tokens), sum(total_cost)
+        FROM added WHERE session_id IS NOT NULL GROUP BY session_id
+        ON CONFLICT (session_id) DO UPDATE SET
+            requests = t.requests + excluded.requests,
+            input_tokens = t.input_tokens + excluded.input_tokens,
+            cached_tokens = t.cached_tokens + excluded.cached_tokens,
+            output_tokens = t.output_tokens + excluded.output_tokens,
+            reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens,
+            total_cost = t.total_cost + excluded.total_cost
+    )
+    SELECT count(*) FROM added
 """
 COST_TOTALS = (
     "count(*), coalesce(sum(input_tokens), 0), coalesce(sum(cached_tokens), 0), "

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from .._closing import Closing
 from .._values import to_json
 from ..errors import InvalidTransition, SessionNotFound, ValidationError
 from ..query import SessionQuery, statistics_from_groups
@@ -16,8 +16,10 @@ from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._pg_db import Connection, Database, UniqueViolation
 from ._pg_sql import (
     APPEND_EVENT,
+    COPY_EVENTS,
     EVENT_COLUMNS,
     FINISH_SESSION,
+    IMPORT_SESSIONS,
     INSERT_EVENT,
     INSERT_SESSION,
     LOCK_SESSION,
@@ -31,7 +33,7 @@ from .postgres_costs import PostgresCostLog
 _IMPORT_BATCH = 1000
 
 
-class PostgresStore:
+class PostgresStore(Closing):
     """Sessions in a PostgreSQL database, shared by every process that names it.
 
     Tables live in the first schema of the connection's ``search_path`` (set it with
@@ -66,17 +68,6 @@ class PostgresStore:
         """Close the pool and its connections."""
         self._db.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"PostgresStore({self.location!r})"
 
@@ -95,7 +86,6 @@ class PostgresStore:
                 raise ValidationError(
                     f"A session with id {session.session_id!r} already exists in {self.location!r}."
                 ) from None
-            assert ref is not None
             return [_event_row(conn, ref, event) for event in session.events]
 
     def append_event(self, session_id: str, event: Event) -> int:
@@ -133,15 +123,26 @@ class PostgresStore:
 
         def flush() -> None:
             nonlocal imported, skipped
+            fresh: dict[str, Session] = {}  # the first of each id, in order
+            for session in batch:
+                fresh.setdefault(session.session_id, session)
+            skipped += len(batch) - len(fresh)
             with self._db.write() as conn:
-                for session in batch:
-                    ref = _session_row(conn, session, ignore_existing=True)
-                    if ref is None:
-                        skipped += 1
-                        continue
-                    imported += 1
-                    for event in session.events:
-                        _event_row(conn, ref, event)
+                refs = _import_session_rows(conn, list(fresh.values()))
+                skipped += len(fresh) - len(refs)
+                imported += len(refs)
+                # COPY gives the events their seq in the order written: each imported
+                # session's timeline, in the order the sessions came.
+                with conn.cursor().copy(COPY_EVENTS) as copy:
+                    for session_id, session in fresh.items():
+                        ref = refs.get(session_id)
+                        if ref is None:
+                            continue
+                        for event in session.events:
+                            copy.write_row(
+                                (ref, event.timestamp, event.type, event.description,
+                                 to_json(event.data))
+                            )  # fmt: skip
             batch.clear()
 
         for session in sessions:
@@ -304,19 +305,36 @@ def _where(query: SessionQuery) -> tuple[str, list[Any]]:
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _session_row(
-    conn: Connection, session: Session, *, ignore_existing: bool = False
-) -> int | None:
-    conflict = "ON CONFLICT (session_id) DO NOTHING" if ignore_existing else ""
+def _session_row(conn: Connection, session: Session) -> int:
     row = conn.execute(
-        INSERT_SESSION.format(conflict=conflict),
+        INSERT_SESSION,
         (
             session.session_id, session.user, session.operation_type, to_json(session.metadata),
             session.start_time, session.end_time, session.status.value,
             session.duration_seconds, session.host, session.pid,
         ),
     ).fetchone()  # fmt: skip
-    return int(row[0]) if row is not None else None
+    assert row is not None
+    return int(row[0])
+
+
+def _import_session_rows(conn: Connection, sessions: list[Session]) -> dict[str, int]:
+    """Insert, in one statement and in their order, the sessions whose ids are not stored
+    yet; return the row id of each inserted, by session id."""
+    if not sessions:
+        return {}
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(10))
+    for session in sessions:
+        for column, value in zip(
+            columns,
+            (session.session_id, session.user, session.operation_type,
+             to_json(session.metadata), session.start_time, session.end_time,
+             session.status.value, session.duration_seconds, session.host, session.pid),
+            strict=True,
+        ):  # fmt: skip
+            column.append(value)
+    rows = conn.execute(IMPORT_SESSIONS, columns).fetchall()
+    return {session_id: int(ref) for ref, session_id in rows}
 
 
 def _event_row(conn: Connection, ref: int, event: Event) -> int:

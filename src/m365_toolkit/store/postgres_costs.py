@@ -15,6 +15,7 @@ from ._pg_sql import (
     COST_GROUP_KEYS,
     COST_REPORT,
     ENTRY_COLUMNS,
+    IMPORT_COSTS,
     INSERT_COST,
     SESSION_COST_TOTALS,
 )
@@ -24,11 +25,6 @@ if TYPE_CHECKING:
     from ._pg_db import Connection
     from .postgres import PostgresStore
 
-_FIND_COST = (
-    "SELECT 1 FROM costs WHERE timestamp = %s AND session_id IS NOT DISTINCT FROM %s "
-    "AND model = %s AND request_type = %s AND input_tokens = %s AND cached_tokens = %s "
-    "AND output_tokens = %s AND reasoning_tokens = %s LIMIT 1"
-)
 _STREAM_ROWS = 2000  # rows fetched per round trip by entries()
 
 
@@ -102,22 +98,23 @@ class PostgresCostLog:
         return self._store._db.read(work)
 
     def import_records(self, records: Iterable[CostRecord]) -> ImportResult:
-        """Add the records not stored yet (by natural key), a thousand per transaction."""
+        """Add the records not stored yet (by natural key), a thousand per transaction, each
+        thousand in one statement that also raises its sessions' running totals."""
         imported = skipped = 0
         batch: list[CostRecord] = []
 
         def flush() -> None:
             nonlocal imported, skipped
+            fresh: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # the first of each key
+            for record in batch:
+                row = _row(record)
+                fresh.setdefault((*row[:2], *row[4:10]), row)
+            columns = [list(column) for column in zip(*fresh.values(), strict=True)]
             with self._store._db.write() as conn:
-                for record in batch:
-                    row = _row(record)
-                    if conn.execute(_FIND_COST, (*row[:2], *row[4:10])).fetchone():
-                        skipped += 1
-                        continue
-                    conn.execute(
-                        INSERT_COST if record.session_id is None else ADD_SESSION_COST, row
-                    )
-                    imported += 1
+                added = conn.execute(IMPORT_COSTS, columns).fetchone()
+            assert added is not None
+            imported += int(added[0])
+            skipped += len(batch) - int(added[0])
             batch.clear()
 
         for record in records:
