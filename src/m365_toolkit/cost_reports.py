@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ._atomic import atomic_text_file
 from .budgets import BudgetStatus
 from .costs import CostGroup, CostTotals
 
@@ -76,18 +76,13 @@ def detailed_report(
 def write_csv(entries: Iterable[dict[str, Any]], target: Path) -> int:
     """Write cost entries to a CSV file, replaced atomically; return the row count."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     rows = 0
-    try:
-        with temporary.open("w", newline="", encoding="utf-8") as file:
-            writer = csv.DictWriter(file, fieldnames=CSV_FIELDS)
-            writer.writeheader()
-            for entry in entries:
-                writer.writerow(_csv_row(entry))
-                rows += 1
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_text_file(target, "CSV file") as file:
+        writer = csv.DictWriter(file, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for entry in entries:
+            writer.writerow(_csv_row(entry))
+            rows += 1
     return rows
 
 

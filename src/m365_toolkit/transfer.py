@@ -11,13 +11,13 @@ import csv
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
+from ._atomic import atomic_text_file
 from .costs import CostRecord
 from .errors import ConfigError, CorruptStoreError, StoreError, ValidationError
 from .sessions import Session
@@ -92,26 +92,6 @@ def export_to_file(
     """
     with atomic_text_file(Path(path)) as out:
         return export_sessions(store, out, fmt, since=since, batch=batch)
-
-
-@contextmanager
-def atomic_text_file(path: Path) -> Iterator[IO[str]]:
-    """A temporary file beside ``path`` that replaces it when the block ends without error
-    (after an fsync); on an error it is deleted and ``path`` is left as it was."""
-    path = path.expanduser().absolute()
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8", newline="") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise StoreError(f"Cannot write {str(path)!r}: {exc}.", str(path)) from exc
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _csv_row(session: dict[str, Any]) -> list[Any]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_text_file
 from .._system import process_alive
-from ..errors import ConfigError, CorruptStoreError, StoreError
+from ..errors import ConfigError, CorruptStoreError
 from ._filelock import FileLock
 
 Record = dict[str, Any]
@@ -72,9 +72,6 @@ class JsonArrayFile:
             yield records
             self._write(records)
 
-    def _temporary(self, pid: int) -> Path:
-        return self.path.with_name(f".{self.path.name}.{pid}.tmp")
-
     def _remove_leftovers(self) -> None:
         """Delete temporary files of writers that were killed mid-write (never the file)."""
         for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
@@ -84,30 +81,5 @@ class JsonArrayFile:
 
     def _write(self, records: list[Record]) -> None:
         body = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
-        temporary = self._temporary(os.getpid())
-        try:
-            with temporary.open("w", encoding="utf-8") as file:
-                file.write(f"[\n{body}\n]\n" if records else "[]\n")
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-            fsync_folder(self.path.parent)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise StoreError(
-                f"Cannot write the {self._what} {self.location!r}: {exc}.", self.location
-            ) from exc
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        with atomic_text_file(self.path, self._what) as file:
+            file.write(f"[\n{body}\n]\n" if records else "[]\n")

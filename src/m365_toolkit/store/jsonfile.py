@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_text_file
 from .._closing import Closing
 from .._system import format_time, parse_time
 from ..errors import InvalidTransition, SessionNotFound, StoreError, ValidationError
 from ..query import SessionQuery, statistics_from_groups
 from ..sessions import Event, Session, Status
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
-from ._jsonarray import JsonArrayFile, fsync_folder
+from ._jsonarray import JsonArrayFile
 from .jsoncosts import COST_LOG_NAME, JsonCostLog
 
 
@@ -73,19 +73,8 @@ class JsonStore(Closing):
             ) from exc
 
     def _save_last_seq(self, seq: int) -> None:
-        temporary = self._seq_file.with_name(f".{self._seq_file.name}.{os.getpid()}.tmp")
-        try:
-            with temporary.open("w", encoding="utf-8") as file:
-                file.write(f"{seq}\n")
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self._seq_file)
-            fsync_folder(self.path.parent)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise StoreError(
-                f"Cannot write the sequence file {str(self._seq_file)!r}: {exc}.", self.location
-            ) from exc
+        with atomic_text_file(self._seq_file, "sequence file") as file:
+            file.write(f"{seq}\n")
 
     # -- writes ------------------------------------------------------------------------------
 
