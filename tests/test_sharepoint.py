@@ -13,8 +13,8 @@ from m365_toolkit.sharepoint import (
     COLUMNS,
     analyze_permissions,
     read_permissions,
-    write_workbook,
 )
+from m365_toolkit.sharepoint_workbook import write_workbook
 
 SAMPLE = (
     Path(__file__).parent.parent

@@ -38,7 +38,8 @@ from .scripts import (
     script_command,
 )
 from .sessions import Session, Status
-from .sharepoint import analyze_permissions, write_workbook
+from .sharepoint import analyze_permissions
+from .sharepoint_workbook import write_workbook
 from .store import STORE_ENV, Store
 
 ROOT_ENV = "M365_TOOLKIT_ROOT"
