@@ -18,7 +18,7 @@ from .guide_runner import snippets
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "SESSION_MANAGEMENT.md"
 SHARED_GUIDE = ROOT.parent / "shared" / "spec" / "SESSION_MANAGEMENT.md"
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}"
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 SIGNATURES_ONLY = {"Session Class", "SessionManager Class", "Helper Functions"}
 HEADINGS = [heading for heading, _ in snippets(GUIDE.read_text(encoding="utf-8"))]
 

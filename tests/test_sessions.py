@@ -1,3 +1,4 @@
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,7 @@ from .conftest import FakeClock
 def test_a_standalone_session_has_defaults_and_a_start_event(monkeypatch):
     monkeypatch.setenv("M365_TOOLKIT_USER", "admin@contoso.com")
     session = Session()
-    assert uuid.UUID(session.session_id).version == 4
+    assert uuid.UUID(session.session_id).version == 7
     assert session.user == "admin@contoso.com"
     assert session.operation_type == "general"
     assert session.metadata == {}
@@ -20,6 +21,16 @@ def test_a_standalone_session_has_defaults_and_a_start_event(monkeypatch):
     assert [(e.type, e.description) for e in session.events] == [
         ("start", "Session started for general")
     ]
+
+
+def test_session_ids_are_unique_uuid7_ordered_by_creation_time():
+    ids = [Session().session_id for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {p.version for p in parsed} == {7} and {p.variant for p in parsed} == {uuid.RFC_4122}
+    milliseconds = [p.int >> 80 for p in parsed]
+    assert milliseconds == sorted(milliseconds)
+    assert abs(milliseconds[-1] - time.time_ns() // 1_000_000) < 60_000
 
 
 def test_the_user_falls_back_to_the_os_user(monkeypatch):
