@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -37,11 +36,10 @@ from typing import Any
 from bench_sessions import (
     OPERATIONS,
     USERS,
-    _reset_peak_rss,
     _short,
-    _status_kb,
     _wal_files,
     interleave,
+    peak_memory,
     ratios,
     timed,
 )
@@ -397,19 +395,9 @@ def child(name: str, path: Path, now: datetime) -> None:
     """Run one report on a newly opened store; print its peak RSS growth and Python peak."""
     manager, tracker = report_tracker(path, now)
     query = queries(tracker)[name]
-    _reset_peak_rss()
-    before, file_before = _status_kb("VmRSS"), _status_kb("RssFile")
-    result = query()
-    peak, file_after = _status_kb("VmHWM"), _status_kb("RssFile")
-    del result
-    tracemalloc.start()
-    query()
-    traced = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    stats = peak_memory(query)
     manager.close()
-    mb = 1 / 1024
-    print(json.dumps({"rss_mb": (peak - before) * mb, "file_mb": (file_after - file_before) * mb,
-                      "traced_mb": traced / 2**20}))  # fmt: skip
+    print(json.dumps(stats))
 
 
 def memory(name: str, path: Path, now: datetime) -> dict[str, float]:

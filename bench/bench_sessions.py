@@ -363,7 +363,12 @@ def child(kind: str, path: Path, now: datetime) -> None:
         "history": lambda: manager.get_session_history(user=USERS[0], days=7),
         "statistics": lambda: manager.get_statistics(days=30),
     }
-    query = queries[kind]
+    print(json.dumps(peak_memory(queries[kind])))
+
+
+def peak_memory(query: Callable[[], object]) -> dict[str, float]:
+    """Peak RSS growth (and its file-backed part) over one call, then the tracemalloc peak of
+    a second call, in MB."""
     _reset_peak_rss()
     before, file_before = _status_kb("VmRSS"), _status_kb("RssFile")
     result = query()
@@ -374,8 +379,8 @@ def child(kind: str, path: Path, now: datetime) -> None:
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     mb = 1 / 1024
-    print(json.dumps({"rss_mb": (peak - before) * mb, "file_mb": (file_after - file_before) * mb,
-                      "traced_mb": traced / 2**20}))  # fmt: skip
+    return {"rss_mb": (peak - before) * mb, "file_mb": (file_after - file_before) * mb,
+            "traced_mb": traced / 2**20}  # fmt: skip
 
 
 def memory(kind: str, path: Path, now: datetime) -> dict[str, float]:

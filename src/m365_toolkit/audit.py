@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,17 +84,7 @@ class FailedControl:
     reference: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "control_id": self.control_id,
-            "title": self.title,
-            "severity": self.severity,
-            "status": self.status,
-            "expected": self.expected,
-            "actual": self.actual,
-            "evidence": self.evidence,
-            "evidence_chars_cut": self.evidence_chars_cut,
-            "reference": self.reference,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
