@@ -35,8 +35,8 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from m365_toolkit import SessionManager
-from m365_toolkit._system import utc_now
-from m365_toolkit.mcp_server import READ_ONLY, AppState, Ctx, build_server, step, tracked
+from m365_toolkit._util.system import utc_now
+from m365_toolkit.mcp_server.server import READ_ONLY, AppState, Ctx, build_server, step, tracked
 
 STORED = 10_000
 UNTRACKED_ID = "00000000-0000-4000-8000-000000000000"  # same shape as a real session id

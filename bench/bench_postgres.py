@@ -38,7 +38,7 @@ from urllib.parse import quote
 import psycopg
 
 from m365_toolkit import SessionManager
-from m365_toolkit._system import hostname
+from m365_toolkit._util.system import hostname
 from m365_toolkit.store import _safe
 from m365_toolkit.store._pg_sql import (
     APPEND_EVENT,

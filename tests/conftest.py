@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from m365_toolkit import SessionManager
-from m365_toolkit.manager import _reset_session_manager
+from m365_toolkit.sessions.manager import _reset_session_manager
 
 STORE_KINDS = ("sqlite", "json", "postgres")
 POSTGRES_ENV = "M365_TOOLKIT_TEST_POSTGRES_URL"

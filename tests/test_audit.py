@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from m365_toolkit.audit import (
+from m365_toolkit.errors import SessionsError, ValidationError
+from m365_toolkit.m365.audit import (
     NoAuditResults,
     compliance_status,
     find_results,
     load_results,
     summarize,
 )
-from m365_toolkit.errors import SessionsError, ValidationError
 
 SAMPLE = (
     Path(__file__).parent.parent / "src" / "m365_toolkit" / "samples" / "m365_cis_audit_sample.json"

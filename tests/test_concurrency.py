@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from m365_toolkit.errors import InvalidTransition
-from m365_toolkit.manager import SessionManager
+from m365_toolkit.sessions.manager import SessionManager
 from m365_toolkit.store import open_store
 
 from .conftest import store_kind
@@ -30,7 +30,7 @@ WORKER = textwrap.dedent(
     """
     import json
     import sys
-    from m365_toolkit.manager import SessionManager
+    from m365_toolkit.sessions.manager import SessionManager
 
     store, tag, lifecycles, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     print("READY", flush=True)
@@ -54,7 +54,7 @@ COMPLETER = textwrap.dedent(
     """
     import json
     import sys
-    from m365_toolkit.manager import SessionManager
+    from m365_toolkit.sessions.manager import SessionManager
 
     with SessionManager(sys.argv[1]) as manager:
         session = manager.get_session(sys.argv[2])

@@ -18,14 +18,14 @@ from m365_toolkit import (
     UnknownModel,
     ValidationError,
 )
-from m365_toolkit.budgets import BudgetWarning
 from m365_toolkit.cost_tracker import (
     GPT5CostTracker,
-    _reset_tracker,
     get_tracker,
     track_gpt5_request,
 )
-from m365_toolkit.pricing import PriceBook
+from m365_toolkit.costs.budgets import BudgetWarning
+from m365_toolkit.costs.pricing import PriceBook
+from m365_toolkit.costs.tracker import _reset_tracker
 
 from .conftest import store_kind
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from m365_toolkit.manager import SessionManager
+from m365_toolkit.sessions.manager import SessionManager
 
 from .conftest import store_kind
 
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="needs POSIX SIGKILL")
 WRITER = textwrap.dedent(
     """
     import sys
-    from m365_toolkit.manager import SessionManager
+    from m365_toolkit.sessions.manager import SessionManager
 
     def say(line):
         sys.stdout.write(line + "\\n")
@@ -60,7 +60,7 @@ WRITER = textwrap.dedent(
 HOLDER = textwrap.dedent(
     """
     import sys
-    from m365_toolkit.manager import SessionManager
+    from m365_toolkit.sessions.manager import SessionManager
 
     manager = SessionManager(sys.argv[1])
     session = manager.create_session("held_open")

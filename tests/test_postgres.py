@@ -20,7 +20,7 @@ from m365_toolkit.errors import (
     StoreError,
     ValidationError,
 )
-from m365_toolkit.sessions import Event
+from m365_toolkit.sessions.model import Event
 from m365_toolkit.store import StoreLocation, open_store
 from m365_toolkit.store._pg_sql import SCHEMA_VERSION
 

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from m365_toolkit import Session, SessionManager
-from m365_toolkit._values import is_secret_key
+from m365_toolkit._util.values import is_secret_key
 
 from .conftest import STORE_KINDS, FakeClock
 

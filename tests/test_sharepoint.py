@@ -9,12 +9,12 @@ import openpyxl
 import pytest
 
 from m365_toolkit.errors import ConfigError, ValidationError
-from m365_toolkit.sharepoint import (
+from m365_toolkit.m365.sharepoint import (
     COLUMNS,
     analyze_permissions,
     read_permissions,
 )
-from m365_toolkit.sharepoint_workbook import write_workbook
+from m365_toolkit.m365.sharepoint_workbook import write_workbook
 
 SAMPLE = (
     Path(__file__).parent.parent

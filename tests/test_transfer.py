@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from m365_toolkit import SessionManager, SessionQuery, open_store
 from m365_toolkit.cli import cli
-from m365_toolkit.costs import Cost, CostRecord, TokenUsage
+from m365_toolkit.costs.model import Cost, CostRecord, TokenUsage
 from m365_toolkit.errors import StoreError
 from m365_toolkit.store import StoreCounts
 from m365_toolkit.transfer import (

@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 
 from m365_toolkit import SerializationError, ValidationError
-from m365_toolkit._values import REDACTED, clean_mapping, is_secret_key
+from m365_toolkit._util.values import REDACTED, clean_mapping, is_secret_key
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from .errors import (
     UnknownModel,
     ValidationError,
 )
-from .formatting import format_statistics
-from .manager import (
+from .sessions.formatting import format_statistics
+from .sessions.manager import (
     LegacyLogWarning,
     SessionManager,
     SessionScope,
@@ -24,8 +24,8 @@ from .manager import (
     get_session_manager,
     session,
 )
-from .query import SessionQuery
-from .sessions import Event, Session, Status
+from .sessions.model import Event, Session, Status
+from .sessions.query import SessionQuery
 from .store import ImportResult, Store, open_store
 
 __version__ = "0.1.0"

@@ -1,45 +1,11 @@
-"""Retention: delete finished sessions older than a cutoff, with their events and costs."""
+"""The documented import path of the retention: :mod:`m365_toolkit.data.retention`."""
 
-from __future__ import annotations
+from .data.retention import (
+    parse_age,
+    prune_sessions,
+)
 
-import re
-from datetime import timedelta
-
-from ._system import Clock, utc_now
-from .errors import ValidationError
-from .store import PruneResult, Store
-
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_age(text: str) -> timedelta:
-    """Read an age such as ``90s``, ``30m``, ``12h``, ``365d`` or ``2w``.
-
-    Raises:
-        ValidationError: The text is not such an age.
-    """
-    match = _AGE.match(text)
-    if not match:
-        raise ValidationError(f"{text!r} is not an age such as 30m, 12h, 365d or 2w.")
-    return timedelta(**{_UNITS[match[2]]: float(match[1])})
-
-
-def prune_sessions(
-    store: Store, older_than: timedelta, *, dry_run: bool = False, clock: Clock = utc_now
-) -> PruneResult:
-    """Delete the finished sessions that started more than ``older_than`` ago, with their
-    events, cost records and cost totals. Active sessions are kept, however old.
-
-    Args:
-        store: The store to prune.
-        older_than: The age (before now) at which finished sessions go.
-        dry_run: Only count what would be deleted.
-        clock: Returns the current UTC time.
-
-    Raises:
-        ValidationError: ``older_than`` is not positive.
-    """
-    if older_than <= timedelta(0):
-        raise ValidationError(f"The retention age must be positive, not {older_than}.")
-    return store.prune(clock() - older_than, dry_run=dry_run)
+__all__ = [
+    "parse_age",
+    "prune_sessions",
+]

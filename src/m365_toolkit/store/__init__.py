@@ -17,10 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-from ..costs import CostGroup, CostRecord, CostTotals
+from ..costs.model import CostGroup, CostRecord, CostTotals
 from ..errors import ConfigError
-from ..query import SessionQuery
-from ..sessions import Event, Session, Status
+from ..sessions.model import Event, Session, Status
+from ..sessions.query import SessionQuery
 
 STORE_ENV = "M365_TOOLKIT_STORE"
 DEFAULT_STORE = Path("output") / "sessions" / "sessions.db"

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_text_file
-from .._system import process_alive
+from .._util.atomic import atomic_text_file
+from .._util.system import process_alive
 from ..errors import ConfigError, CorruptStoreError
 from ._filelock import FileLock
 

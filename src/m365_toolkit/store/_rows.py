@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..costs import CostTotals, from_pico, usd
+from ..costs.model import CostTotals, from_pico, usd
 
 
 @contextmanager

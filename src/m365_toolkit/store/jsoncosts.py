@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .._system import parse_time
-from ..costs import CostGroup, CostRecord, CostTotals, check_group
+from .._util.system import parse_time
+from ..costs.model import CostGroup, CostRecord, CostTotals, check_group
 from . import ImportResult
 from ._jsonarray import JsonArrayFile
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_text_file
-from .._closing import Closing
-from .._system import format_time, parse_time
+from .._util.atomic import atomic_text_file
+from .._util.closing import Closing
+from .._util.system import format_time, parse_time
 from ..errors import InvalidTransition, SessionNotFound, StoreError, ValidationError
-from ..query import SessionQuery, statistics_from_groups
-from ..sessions import Event, Session, Status
+from ..sessions.model import Event, Session, Status
+from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._jsonarray import JsonArrayFile
 from .jsoncosts import COST_LOG_NAME, JsonCostLog

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from .._closing import Closing
-from .._values import to_json
+from .._util.closing import Closing
+from .._util.values import to_json
 from ..errors import InvalidTransition, SessionNotFound, ValidationError
-from ..query import SessionQuery, statistics_from_groups
-from ..sessions import Event, Session, Status
+from ..sessions.model import Event, Session, Status
+from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._pg_db import Connection, Database, UniqueViolation
 from ._pg_sql import (

@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .._values import to_json
-from ..costs import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
+from .._util.values import to_json
+from ..costs.model import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
 from . import ImportResult
 from ._pg_sql import (
     ADD_SESSION_COST,

@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .._closing import Closing
-from .._system import format_time, parse_time
-from .._values import to_json
+from .._util.closing import Closing
+from .._util.system import format_time, parse_time
+from .._util.values import to_json
 from ..errors import (
     ConfigError,
     CorruptStoreError,
@@ -24,8 +24,8 @@ from ..errors import (
     StoreError,
     ValidationError,
 )
-from ..query import SessionQuery, statistics_from_groups
-from ..sessions import Event, Session, Status
+from ..sessions.model import Event, Session, Status
+from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._rows import event_dicts, no_gc, session_dicts
 from ._sql import (

@@ -9,9 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .._system import format_time
-from .._values import to_json
-from ..costs import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
+from .._util.system import format_time
+from .._util.values import to_json
+from ..costs.model import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
 from . import ImportResult
 from ._rows import cost_entry, cost_totals
 from ._sql import (

@@ -20,14 +20,20 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .cli import _echo_json, _store_options, cli, sessions
-from .errors import ConfigError, SessionsError
-from .manager import SessionManager
-from .query import window_start
-from .retention import parse_age, prune_sessions
-from .store import SCAN_BATCH, StoreCounts, StoreLocation, open_store
-from .transfer import EXPORT_FORMATS, IMPORT_FORMATS, export_sessions, export_to_file, import_file
-from .transfer import migrate as migrate_stores
+from ..data.retention import parse_age, prune_sessions
+from ..data.transfer import (
+    EXPORT_FORMATS,
+    IMPORT_FORMATS,
+    export_sessions,
+    export_to_file,
+    import_file,
+)
+from ..data.transfer import migrate as migrate_stores
+from ..errors import ConfigError, SessionsError
+from ..sessions.manager import SessionManager
+from ..sessions.query import window_start
+from ..store import SCAN_BATCH, StoreCounts, StoreLocation, open_store
+from .main import _echo_json, _store_options, cli, sessions
 
 
 @sessions.command("export")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._textfile import read_text
-from .errors import ValidationError
+from .._util.textfile import read_text
+from ..errors import ValidationError
 
 REQUIRED_COLUMNS = (
     "Resource Path",

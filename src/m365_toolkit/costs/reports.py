@@ -8,9 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ._atomic import atomic_text_file
+from .._util.atomic import atomic_text_file
 from .budgets import BudgetStatus
-from .costs import CostGroup, CostTotals
+from .model import CostGroup, CostTotals
 
 _RULE = "=" * 80
 CSV_FIELDS = (

@@ -9,7 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from .manager import SessionManager
+from ..sessions.manager import SessionManager
 
 _STEP = 0.05  # seconds of simulated work per step, so durations are not all zero
 
@@ -81,7 +81,7 @@ def run_tools(manager: SessionManager) -> list[dict[str, Any]] | None:
         import anyio
         from mcp import Client
 
-        from .mcp_server import build_server
+        from ..mcp_server.server import build_server
     except ImportError:
         return None
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._textfile import read_text
-from .errors import ValidationError
+from .._util.textfile import read_text
+from ..errors import ValidationError
 
 RESULTS_GLOB = "m365_cis_audit*.json"
 REPORTS_SUBDIR = Path("output", "reports", "security")

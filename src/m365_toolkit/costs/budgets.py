@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ValidationError
+from ..errors import ConfigError, ValidationError
 
 CONFIG_ENV = "M365_TOOLKIT_COST_CONFIG"
 BUDGET_NAMES = ("daily", "monthly", "user_daily", "user_monthly", "session")

@@ -13,7 +13,7 @@ from pathlib import PurePath
 from typing import Any
 from uuid import UUID
 
-from .errors import SerializationError, ValidationError
+from ..errors import SerializationError, ValidationError
 
 REDACTED = "[REDACTED]"
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from .errors import StoreError
+from ..errors import StoreError
 
 
 @contextmanager

@@ -18,8 +18,8 @@ from decimal import Decimal, InvalidOperation
 from importlib.metadata import version
 from typing import Any
 
-from .costs import Cost, TokenUsage
-from .errors import ConfigError, UnknownModel, ValidationError
+from ..errors import ConfigError, UnknownModel, ValidationError
+from .model import Cost, TokenUsage
 
 try:
     from genai_prices import Usage, calc_price

@@ -14,9 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ._system import format_time, parse_time
-from ._values import clean_mapping
-from .errors import ValidationError
+from .._util.system import format_time, parse_time
+from .._util.values import clean_mapping
+from ..errors import ValidationError
 
 GROUPS = ("model", "type", "operation", "user", "day")
 PICO = Decimal("1e-12")  # costs are exact to a millionth of a millionth of a dollar

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import Process
 
-from .errors import SessionsError
+from ..errors import SessionsError
 
 AUDIT_SCRIPT = Path("scripts/powershell/Invoke-M365CISAudit.ps1")
 REMEDIATION_SCRIPT = Path("scripts/powershell/PostRemediateM365CIS.ps1")

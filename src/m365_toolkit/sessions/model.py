@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from . import _system
-from ._values import clean_mapping, require_name
-from .errors import InvalidTransition, ValidationError
+from .._util import system as _system
+from .._util.values import clean_mapping, require_name
+from ..errors import InvalidTransition, ValidationError
 
 
 class Status(StrEnum):

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ValidationError
+from ..errors import ConfigError, ValidationError
 from .sharepoint import COLUMNS, SEVERITIES, PermissionAnalysis
 
 _EXCEL_CELL_LIMIT = 32_767

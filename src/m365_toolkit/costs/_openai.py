@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .costs import TokenUsage
-from .errors import ValidationError
+from ..errors import ValidationError
+from .model import TokenUsage
 
 
 def _get(obj: Any, name: str) -> Any:

@@ -15,14 +15,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__, demo
-from .costs import GROUPS
-from .errors import SessionsError, ValidationError
-from .formatting import format_statistics
-from .manager import SessionManager
-from .query import window_start
-from .retention import parse_age
-from .sessions import Status
+from .. import __version__
+from ..costs.model import GROUPS
+from ..data.retention import parse_age
+from ..errors import SessionsError, ValidationError
+from ..sessions.formatting import format_statistics
+from ..sessions.manager import SessionManager
+from ..sessions.model import Status
+from ..sessions.query import window_start
+from . import demo
 
 F = TypeVar("F", bound=Callable[..., Any])
 _STATUS_STYLE = {"active": "cyan", "success": "green", "error": "red", "cancelled": "yellow"}
@@ -226,7 +227,7 @@ def costs() -> None:
 
 
 def _tracker(manager: SessionManager, **options: Any) -> Any:
-    from .cost_tracker import GPT5CostTracker  # needs the costs extra
+    from ..costs.tracker import GPT5CostTracker  # needs the costs extra
 
     return GPT5CostTracker(manager=manager, **options)
 
@@ -380,7 +381,7 @@ def run_mcp(
 ) -> None:
     """Serve the toolkit's operations to AI assistants over MCP."""
     try:
-        from .mcp_server import build_server
+        from ..mcp_server.server import build_server
     except ImportError as exc:
         raise click.ClickException(
             f"The MCP server needs the mcp extra ({exc.name} is missing): "
@@ -432,7 +433,6 @@ def run_demo(manager: SessionManager, as_json: bool) -> None:
 
 # The data commands (export, import, prune, store migrate) live in a module of their own;
 # importing it registers them on the groups above.
-from . import cli_data  # noqa: E402, F401
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 Clock = Callable[[], datetime]
 USER_ENV = "M365_TOOLKIT_USER"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 
 def read_text(path: Path, what: str) -> str:

@@ -14,15 +14,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import _system
-from ._closing import Closing
-from ._system import Clock, utc_now
-from .costs import CostTotals, usd
-from .errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
+from .._util import system as _system
+from .._util.closing import Closing
+from .._util.system import Clock, utc_now
+from ..costs.model import CostTotals, usd
+from ..errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
+from ..store import Finished, ImportResult, Store, StoreLocation, open_store
 from .formatting import format_statistics
+from .model import Event, Session, Status, final_status, with_seq
 from .query import SessionQuery, parse_status, window_start
-from .sessions import Event, Session, Status, final_status, with_seq
-from .store import Finished, ImportResult, Store, StoreLocation, open_store
 
 LEGACY_LOG = "session_log.json"
 

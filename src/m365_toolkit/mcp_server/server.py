@@ -22,12 +22,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from . import __version__
-from .audit import compliance_status, find_results, load_results, summarize
-from .errors import SessionsError
-from .manager import SessionManager
-from .query import window_start
-from .scripts import (
+from .. import __version__
+from ..errors import SessionsError
+from ..m365.audit import compliance_status, find_results, load_results, summarize
+from ..m365.scripts import (
     AUDIT_COMMAND_ENV,
     AUDIT_SCRIPT,
     REMEDIATION_COMMAND_ENV,
@@ -37,10 +35,12 @@ from .scripts import (
     run_script,
     script_command,
 )
-from .sessions import Session, Status
-from .sharepoint import analyze_permissions
-from .sharepoint_workbook import write_workbook
-from .store import STORE_ENV, Store
+from ..m365.sharepoint import analyze_permissions
+from ..m365.sharepoint_workbook import write_workbook
+from ..sessions.manager import SessionManager
+from ..sessions.model import Session, Status
+from ..sessions.query import window_start
+from ..store import STORE_ENV, Store
 
 ROOT_ENV = "M365_TOOLKIT_ROOT"
 AUDIT_TIMEOUT_ENV = "M365_TOOLKIT_AUDIT_TIMEOUT"

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ._system import Clock, utc_now
-from .errors import ValidationError
-from .sessions import Status
+from .._util.system import Clock, utc_now
+from ..errors import ValidationError
+from .model import Status
 
 
 @dataclass(frozen=True, slots=True)

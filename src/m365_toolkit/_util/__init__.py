@@ -1,0 +1,1 @@
+"""Helpers below everything else: values and redaction, time and host, atomic files."""

@@ -1,0 +1,1 @@
+"""Moving data between stores and files (export, import, migrate) and retention (prune)."""

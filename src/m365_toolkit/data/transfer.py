@@ -1,0 +1,275 @@
+"""Moving data: streaming export, import of session and cost files, copying between stores.
+
+Everything here goes through the :class:`~m365_toolkit.store.Store` protocol, so it works
+on every backend, and reads stores batch by batch (:meth:`Store.scan`), so memory stays
+flat however large the store.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import chain, islice
+from pathlib import Path
+from typing import IO, Any
+
+from .._util.atomic import atomic_text_file
+from ..costs.model import CostRecord
+from ..errors import ConfigError, CorruptStoreError, StoreError, ValidationError
+from ..sessions.model import Session
+from ..store import SCAN_BATCH, ImportResult, Store, StoreCounts
+
+EXPORT_FORMATS = ("json", "jsonl", "csv")
+IMPORT_FORMATS = ("auto", "json", "jsonl", "costs")
+CSV_COLUMNS = (
+    "session_id", "user", "operation_type", "status", "start_time", "end_time",
+    "duration_seconds", "host", "pid", "metadata", "events",
+)  # fmt: skip
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)``; stage is ``"sessions"`` or ``"costs"``."""
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def export_sessions(
+    store: Store,
+    out: IO[str],
+    fmt: str = "json",
+    *,
+    since: datetime | None = None,
+    batch: int = SCAN_BATCH,
+) -> int:
+    """Write every session (started at or after ``since``) to ``out``; return how many.
+
+    Formats: ``json`` is the guide's storage format (a JSON array of sessions with their
+    events), ``jsonl`` one such session per line, ``csv`` one row per session without its
+    events (``metadata`` as JSON text, ``events`` as their number). Sessions come in the
+    order they were stored, one batch in memory at a time.
+
+    Raises:
+        ValidationError: ``fmt`` is not one of :data:`EXPORT_FORMATS`.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationError(f"Cannot export as {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+    count = 0
+    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(CSV_COLUMNS)
+    elif fmt == "json":
+        out.write("[")
+    for sessions in store.scan(since, batch):
+        for session in sessions:
+            if writer is not None:
+                writer.writerow(_csv_row(session))
+            elif fmt == "jsonl":
+                out.write(json.dumps(session, ensure_ascii=False) + "\n")
+            else:
+                out.write(("\n" if count == 0 else ",\n") + json.dumps(session, ensure_ascii=False))
+            count += 1
+    if fmt == "json":
+        out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def export_to_file(
+    store: Store,
+    path: str | os.PathLike[str],
+    fmt: str = "json",
+    *,
+    since: datetime | None = None,
+    batch: int = SCAN_BATCH,
+) -> int:
+    """:func:`export_sessions` into ``path``, replaced only once the export is whole.
+
+    Raises:
+        StoreError: The file cannot be written.
+    """
+    with atomic_text_file(Path(path)) as out:
+        return export_sessions(store, out, fmt, since=since, batch=batch)
+
+
+def _csv_row(session: dict[str, Any]) -> list[Any]:
+    return [
+        *(session.get(column) for column in CSV_COLUMNS[:-2]),
+        json.dumps(session.get("metadata") or {}, ensure_ascii=False),
+        len(session.get("events") or ()),
+    ]
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileImport:
+    """What :func:`import_file` did: which records (``sessions`` or ``costs``) it read, how
+    many it added and how many it skipped as already stored."""
+
+    records: str
+    imported: int
+    skipped: int
+
+
+def import_file(
+    store: Store, path: str | os.PathLike[str], fmt: str = "auto", *, batch: int = SCAN_BATCH
+) -> FileImport:
+    """Import sessions or cost records from a file; records already stored are skipped, so
+    importing a file twice adds nothing the second time.
+
+    Formats: ``json`` (the guide's session log, a JSON array of sessions), ``jsonl`` (one
+    session or one cost entry per line, read as a stream), ``costs`` (a cost log: a JSON array
+    of entries as the original toolkit wrote them). ``auto`` picks ``jsonl`` for ``.jsonl`` and
+    ``.ndjson`` files, else reads the JSON array and tells sessions from cost entries.
+    Sessions are matched by id; cost records by :attr:`CostRecord.natural_key`.
+
+    Raises:
+        CorruptStoreError: The file cannot be read in that format.
+        ValidationError: A record in it lacks a required field or holds an invalid value.
+    """
+    source = Path(path)
+    if fmt not in IMPORT_FORMATS:
+        raise ValidationError(f"Cannot import {fmt!r}; use one of {', '.join(IMPORT_FORMATS)}.")
+    if fmt == "jsonl" or (fmt == "auto" and source.suffix.lower() in (".jsonl", ".ndjson")):
+        return _import_lines(store, source, batch)
+    try:
+        records = json.loads(source.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptStoreError(f"Cannot import {str(source)!r}: {exc}.", str(source)) from exc
+    if not isinstance(records, list) or not all(isinstance(item, dict) for item in records):
+        raise CorruptStoreError(
+            f"Cannot import {str(source)!r}: it is not a JSON array of sessions or cost entries.",
+            str(source),
+        )
+    if fmt == "costs" or (fmt == "auto" and records and all(map(_is_cost_entry, records))):
+        result = store.costs.import_records(CostRecord.from_entry(entry) for entry in records)
+        return FileImport("costs", result.imported, result.skipped)
+    result = store.import_sessions(Session.from_dict(record) for record in records)
+    return FileImport("sessions", result.imported, result.skipped)
+
+
+def _import_lines(store: Store, source: Path, batch: int) -> FileImport:
+    try:
+        file = source.open(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CorruptStoreError(f"Cannot import {str(source)!r}: {exc}.", str(source)) from exc
+    with file:
+        records = _json_lines(file, source)
+        first = next(records, None)
+        if first is None:
+            return FileImport("sessions", 0, 0)
+        imported = skipped = 0
+        costs = _is_cost_entry(first)
+        stream = chain([first], records)
+        while chunk := list(islice(stream, batch)):
+            if costs:
+                result = store.costs.import_records(map(CostRecord.from_entry, chunk))
+            else:
+                result = store.import_sessions(map(Session.from_dict, chunk))
+            imported += result.imported
+            skipped += result.skipped
+    return FileImport("costs" if costs else "sessions", imported, skipped)
+
+
+def _json_lines(lines: Iterable[str], source: Path) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorruptStoreError(
+                f"Cannot import {str(source)!r}: line {number} is not JSON ({exc}).", str(source)
+            ) from exc
+        if not isinstance(record, dict):
+            raise CorruptStoreError(
+                f"Cannot import {str(source)!r}: line {number} is not a JSON object.", str(source)
+            )
+        yield record
+
+
+def _is_cost_entry(record: dict[str, Any]) -> bool:
+    return {"timestamp", "model", "cost"} <= record.keys() and "start_time" not in record
+
+
+# -- migrate ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What :func:`migrate` copied and skipped, and the counts of both stores afterwards."""
+
+    sessions: ImportResult
+    costs: ImportResult
+    source: StoreCounts
+    target: StoreCounts
+
+    @property
+    def matches(self) -> bool:
+        """The target holds as many sessions, events and cost records as the source."""
+        return self.source == self.target
+
+    def check(self) -> None:
+        """Raise if the counts differ.
+
+        Raises:
+            StoreError: The target holds more or fewer records than the source.
+        """
+        if not self.matches:
+            differ = ", ".join(
+                f"{name} {getattr(self.source, name)} in the source but "
+                f"{getattr(self.target, name)} in the target"
+                for name in ("sessions", "events", "costs")
+                if getattr(self.source, name) != getattr(self.target, name)
+            )
+            raise StoreError(
+                f"The stores differ after the copy: {differ}. Was either store written "
+                "meanwhile, or did the target hold other records before?"
+            )
+
+
+def migrate(
+    source: Store,
+    target: Store,
+    *,
+    batch: int = SCAN_BATCH,
+    progress: Progress | None = None,
+) -> Migration:
+    """Copy every session with its events, then every cost record, from ``source`` to
+    ``target``, ``batch`` records per transaction.
+
+    Sessions already in the target (by id) and cost records already there (by natural key)
+    are skipped, so a second run copies nothing, and a run after an interrupted one copies
+    only what is missing. Events get the target's own sequence numbers. Nothing should write
+    to either store meanwhile; :meth:`Migration.check` then confirms the counts agree.
+
+    Raises:
+        ConfigError: Both name the same store.
+    """
+    if source.location == target.location:
+        raise ConfigError(f"Cannot migrate {source.location!r} onto itself; name another target.")
+    report = progress or (lambda stage, done, total: None)
+    totals = source.counts()
+    imported = skipped = done = 0
+    report("sessions", 0, totals.sessions)
+    for sessions in source.scan(batch=batch):
+        result = target.import_sessions(Session.from_dict(record) for record in sessions)
+        imported, skipped = imported + result.imported, skipped + result.skipped
+        done += len(sessions)
+        report("sessions", done, totals.sessions)
+    sessions_result = ImportResult(imported, skipped)
+    imported = skipped = done = 0
+    report("costs", 0, totals.costs)
+    entries = source.costs.entries()
+    while chunk := [CostRecord.from_entry(entry) for entry in islice(entries, batch)]:
+        result = target.costs.import_records(chunk)
+        imported, skipped = imported + result.imported, skipped + result.skipped
+        done += len(chunk)
+        report("costs", done, totals.costs)
+    return Migration(
+        sessions_result, ImportResult(imported, skipped), source.counts(), target.counts()
+    )
