@@ -22,7 +22,7 @@ from m365_toolkit.errors import (
 )
 from m365_toolkit.sessions.model import Event
 from m365_toolkit.store import StoreLocation, open_store
-from m365_toolkit.store._pg_sql import SCHEMA_VERSION
+from m365_toolkit.store.postgres import SCHEMA_VERSION
 
 from .conftest import FakeClock, PostgresSchemas
 

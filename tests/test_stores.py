@@ -10,7 +10,7 @@ from m365_toolkit import (
     SessionManager,
     open_store,
 )
-from m365_toolkit.store._sql import APPLICATION_ID
+from m365_toolkit.store.sqlite import APPLICATION_ID
 from m365_toolkit.store.jsonfile import JsonStore
 from m365_toolkit.store.sqlite import SQLiteStore
 
@@ -100,7 +100,7 @@ def test_the_sqlite_store_is_in_wal_mode_and_marked_as_a_toolkit_store(tmp_path)
 
 def test_synchronous_full_is_applied_to_connections(tmp_path):
     store = SQLiteStore(tmp_path / "s.db", synchronous="full")
-    assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert store.dialect.connect().execute("PRAGMA synchronous").fetchone()[0] == 2
     with pytest.raises(ConfigError, match="synchronous='sometimes'"):
         SQLiteStore(tmp_path / "t.db", synchronous="sometimes")
 

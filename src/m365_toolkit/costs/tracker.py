@@ -18,7 +18,7 @@ from ..errors import BudgetExceededError, UnknownModel
 from ..sessions.manager import SessionManager, get_session_manager
 from ..sessions.model import Status
 from ..store import CostLog, Store, open_store
-from ..store.jsoncosts import JsonCostLog
+from ..store.jsonfile import JsonCostLog
 from ._openai import usage_from_dict, usage_of
 from .budgets import Budget, BudgetStatus, BudgetWarning, CostConfig, make_budgets
 from .model import CostGroup, CostRecord, CostTotals, TokenUsage, usd

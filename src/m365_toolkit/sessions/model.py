@@ -241,7 +241,7 @@ class Session:
         self.status = status
         self.end_time = end_time
         if duration is None:
-            duration = max(0.0, round((end_time - self.start_time).total_seconds(), 6))
+            duration = duration_between(self.start_time, end_time)
         self.duration_seconds = duration
 
     def _bind(self, recorder: SessionRecorder) -> Session:
@@ -259,6 +259,11 @@ def _new_id() -> str:
     rand_a, rand_b = secrets.randbits(12), secrets.randbits(62)
     value = (unix_ms & (1 << 48) - 1) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
     return str(uuid.UUID(int=value))
+
+
+def duration_between(start: datetime, end: datetime) -> float:
+    """A session's duration in seconds: never negative, to the microsecond."""
+    return max(0.0, round((end - start).total_seconds(), 6))
 
 
 def with_seq(event: Event, seq: int) -> Event:

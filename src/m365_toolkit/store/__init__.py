@@ -1,26 +1,34 @@
 """The storage protocol and :func:`open_store`, which picks a backend from a location.
 
 A store keeps sessions in the guide's storage format. Every write is committed before it
-returns, and every stored record (session start, event, completion) gets a store-wide
-sequence number.
+returns, and every stored record (session start, event, completion, cost record) gets the
+next number of one store-wide sequence through the store's one append path, which hands
+each committed record to the store's listeners (see :mod:`._journal`).
+
+Backends: ``sql.SQLStore`` over a dialect (``sqlite.py``, the default, and ``postgres.py``),
+``memory.MemoryStore`` (the reference implementation) and ``jsonfile.JsonStore`` (the memory
+store loaded from and saved to the guide's JSON file).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from ..costs.model import CostGroup, CostRecord, CostTotals
 from ..errors import ConfigError
 from ..sessions.model import Event, Session, Status
 from ..sessions.query import SessionQuery
+
+if TYPE_CHECKING:
+    from ._journal import Record
 
 STORE_ENV = "M365_TOOLKIT_STORE"
 DEFAULT_STORE = Path("output") / "sessions" / "sessions.db"
@@ -171,6 +179,12 @@ class Store(Protocol):
         """How many sessions, events and cost records the store holds."""
         ...
 
+    def listen(self, listener: Callable[[Record], None]) -> Callable[[], None]:
+        """Call ``listener`` with every record this store object commits from now on, in
+        sequence order, once each; return a function that removes it. A listener that raises
+        is logged; the record stays stored."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...
@@ -222,6 +236,8 @@ class StoreLocation:
             raise ConfigError("The store location is empty; give a file path or a store URL.")
         scheme, _, rest = text.partition("://") if "://" in text else ("", "", text)
         scheme = scheme.lower()
+        if scheme == "memory" or text == "memory:":
+            return cls("memory", Path(), {})
         if scheme in ("postgresql", "postgres"):
             if not rest.strip("/"):
                 raise ConfigError(f"The store location {_safe(text)!r} names no server.")
@@ -235,7 +251,7 @@ class StoreLocation:
         if scheme not in ("json", "sqlite"):
             raise ConfigError(
                 f"Unknown store scheme {scheme!r} in {_safe(text)!r}; "
-                "use sqlite, json or postgresql."
+                "use sqlite, json, postgresql or memory."
             )
         if not path:
             raise ConfigError(f"The store location {_safe(text)!r} names no file.")
@@ -249,7 +265,8 @@ def open_store(location: str | os.PathLike[str] | None = None, **options: Any) -
         location: A path ending in ``.json`` (the guide's JSON array file), any other path
             (a SQLite database), or a URL: ``sqlite:///path.db?synchronous=full``,
             ``json:///path.json``, ``postgresql://user@host:5432/dbname?sslmode=require``
-            (query parameters go to libpq). ``None`` means :func:`default_location`.
+            (query parameters go to libpq), or ``memory:`` (a store that lives in this object
+            only). ``None`` means :func:`default_location`.
         options: Backend options, e.g. ``synchronous="full"`` for SQLite, ``max_size=4``
             (connections in the pool) for PostgreSQL.
 
@@ -260,6 +277,12 @@ def open_store(location: str | os.PathLike[str] | None = None, **options: Any) -
             unreachable, ...).
     """
     parsed = StoreLocation.parse(location)
+    if parsed.scheme == "memory":
+        from .memory import MemoryStore
+
+        if options:
+            raise ConfigError(f"The memory store takes no options, got {sorted(options)}.")
+        return MemoryStore()
     if parsed.scheme == "postgresql":
         from .postgres import PostgresStore
 

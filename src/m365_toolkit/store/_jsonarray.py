@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,11 @@ class JsonArrayFile:
         with self._lock.held():
             records = self.read()
             yield records
-            self._write(records)
+            self.write(records)
+
+    def locked(self) -> AbstractContextManager[None]:
+        """The file's lock, held for the block (for a caller that reads and writes itself)."""
+        return self._lock.held()
 
     def _remove_leftovers(self) -> None:
         """Delete temporary files of writers that were killed mid-write (never the file)."""
@@ -79,7 +83,8 @@ class JsonArrayFile:
             if pid.isdigit() and not process_alive(int(pid)):
                 leftover.unlink(missing_ok=True)
 
-    def _write(self, records: list[Record]) -> None:
+    def write(self, records: list[Record]) -> None:
+        """Replace the file's records (call it with the lock held)."""
         body = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
         with atomic_text_file(self.path, self._what) as file:
             file.write(f"[\n{body}\n]\n" if records else "[]\n")

@@ -1,39 +1,440 @@
-"""A team store: sessions in a PostgreSQL database, shared by every process that names it."""
+"""A team store: sessions in a PostgreSQL database, shared by every process that names it.
+
+The only module that imports psycopg (an optional dependency) and turns its errors into the
+toolkit's. Reads are retried once on a lost connection; writes never are (a write whose
+connection broke may have been committed), but a connection that sat idle is probed before
+it is used, so connections closed by a server restart are replaced before a write is sent.
+
+The tables are the SQLite store's, with times as ``timestamptz`` (read back as the same
+fixed-width ISO 8601 text).
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import time
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from .._util.closing import Closing
-from .._util.values import to_json
-from ..errors import InvalidTransition, SessionNotFound, ValidationError
-from ..sessions.model import Event, Session, Status
-from ..sessions.query import SessionQuery, statistics_from_groups
-from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
-from ._pg_db import Connection, Database, UniqueViolation
-from ._pg_sql import (
-    APPEND_EVENT,
-    COPY_EVENTS,
-    EVENT_COLUMNS,
-    FINISH_SESSION,
-    IMPORT_SESSIONS,
-    INSERT_EVENT,
-    INSERT_SESSION,
-    LOCK_SESSION,
-    SESSION_COLUMNS,
-    SESSION_STATUS,
-    STATISTICS,
+from ..errors import ConfigError, CorruptStoreError, SchemaError, StoreError, ValidationError
+from . import _safe
+from ._schema import migrations
+from .dialect import Connection as AnyConnection
+from .dialect import Dialect
+from .sql import SQLStore
+
+try:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ConfigError(
+        "PostgreSQL stores need psycopg 3 and psycopg_pool: "
+        "pip install 'm365-security-toolkit[postgres]'."
+    ) from exc
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+T = TypeVar("T")
+
+SCHEMA_VERSION = len(migrations("postgresql"))
+# Both halves of the advisory lock key: this constant and the hash of the schema migrated, so
+# stores in different schemas of one database migrate without waiting for each other.
+MIGRATION_LOCK = 0x4D333635  # "M365"
+
+VERSION_TABLE = "toolkit_schema_version"
+CREATE_VERSION_TABLE = f"""
+    CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (
+        only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+        version  integer NOT NULL
+    )
+"""
+SET_VERSION = (
+    f"INSERT INTO {VERSION_TABLE} (version) VALUES (%s) "
+    "ON CONFLICT (only_row) DO UPDATE SET version = excluded.version"
 )
-from ._rows import event_dicts, no_gc, session_dicts
-from .postgres_costs import PostgresCostLog
+# One statement, so one snapshot. Tables are looked up in the current schema only (a store
+# in another schema further down the search_path must not count as this one), and through
+# pg_class, which a query reads as of its own snapshot: a name lookup (to_regclass) may
+# answer from this backend's cache, which can still say "no such table" after another
+# process created it while we waited for the migration lock.
+READ_STATE = f"""
+    SELECT current_schema(),
+           EXISTS (SELECT FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = current_schema() AND c.relname = '{VERSION_TABLE}'),
+           EXISTS (SELECT FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = current_schema() AND c.relname = 'sessions')
+"""
+READ_VERSION = f"SELECT version FROM {VERSION_TABLE}"
+LOCK_MIGRATIONS = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 
-_IMPORT_BATCH = 1000
+_STREAM_ROWS = 2000  # rows fetched per round trip by stream()
+_CONNECT_TIMEOUT = 10  # seconds; libpq's default is to wait forever for an unreachable host
+# Pools inherited through fork(). A child never closes them: that would end the parent's
+# connections, whose sockets it shares. It opens a pool of its own instead.
+_inherited: list[ConnectionPool[Connection]] = []
 
 
-class PostgresStore(Closing):
+class _Lost(Exception):
+    """The connection broke during a call (server restart, network, idle timeout)."""
+
+
+class PostgresDialect(Dialect):
+    """A pool of connections to one store's database and schema; see :class:`PostgresStore`."""
+
+    name = "postgresql"
+    placeholder = "%s"
+    next_seq = "nextval('store_sequence')"
+    # A concurrent completion (which locks the row FOR UPDATE) waits for an event's insert,
+    # or the insert re-checks the status after it: never an event after 'complete'.
+    share_lock = " FOR SHARE"
+    update_lock = " FOR UPDATE"
+    # Groups order as SQLite's do (byte order), whatever the database's collation.
+    bytewise = ' COLLATE "C"'
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int | str = 1,
+        max_size: int | str = 8,
+        timeout: float | str = 30.0,
+        probe_after: float | str = 2.0,
+    ) -> None:
+        self.location = _safe(url)
+        self._url = url
+        self._password = _url_password(url)
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.Error as exc:
+            raise ConfigError(
+                f"{self.location!r} is not a valid PostgreSQL location: {self._clean(exc)}."
+            ) from None
+        self._password = str(params.get("password") or self._password)
+        self._connect: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in params:
+            self._connect["connect_timeout"] = _CONNECT_TIMEOUT
+        try:
+            self._min, self._max = int(min_size), int(max_size)
+            self._timeout, self._probe_after = float(timeout), float(probe_after)
+        except ValueError:
+            raise ConfigError(
+                "min_size and max_size must be whole numbers, timeout and probe_after seconds."
+            ) from None
+        if not 1 <= self._min <= self._max:
+            raise ConfigError(f"Need 1 <= min_size <= max_size, got {self._min}, {self._max}.")
+        self._returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+        self._prepare()
+        self._pid = os.getpid()
+        self._pool = self._open_pool()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _open_pool(self) -> ConnectionPool[Connection]:
+        pool: ConnectionPool[Connection] = ConnectionPool(
+            self._url,
+            min_size=self._min,
+            max_size=self._max,
+            kwargs=self._connect,
+            timeout=self._timeout,
+            check=self._check,
+            open=False,
+            name=f"m365-toolkit {self.location}",
+        )
+        pool.open(wait=False)
+        return pool
+
+    def _pooled(self) -> ConnectionPool[Connection]:
+        if self._pid != os.getpid():  # a forked child: see _inherited
+            _inherited.append(self._pool)
+            self._pid, self._pool = os.getpid(), self._open_pool()
+        return self._pool
+
+    def _stamp(self, conn: Connection) -> None:
+        """Note when a connection goes back to the pool (not as the pool's ``reset`` callback:
+        with one, psycopg_pool returns every connection through a worker thread)."""
+        self._returned[conn] = time.monotonic()
+
+    def _check(self, conn: Connection) -> None:
+        """Probe a connection that sat idle; if it is dead the pool takes another."""
+        returned = self._returned.get(conn)
+        if returned is not None and time.monotonic() - returned > self._probe_after:
+            conn.execute("")
+
+    def _clean(self, exc: BaseException) -> str:
+        """A driver message without the password, fit for our own messages."""
+        text = str(exc).strip().rstrip(".")
+        if self._password:
+            for secret in {self._password, quote(self._password, safe="")}:
+                text = text.replace(secret, "***")
+        return text
+
+    @contextmanager
+    def mapped(self, *, writing: bool = False) -> Iterator[None]:
+        """Turn driver errors into the toolkit's, naming the store and never the password."""
+        try:
+            yield
+        except _Lost as lost:
+            cause = self._clean(lost.__cause__ or lost)
+            if writing:
+                raise StoreError(
+                    f"The session store {self.location!r} lost its connection to PostgreSQL "
+                    f"during a write ({cause}), so the change may or may not have been "
+                    "recorded. It was not retried, lest it be recorded twice: look the session "
+                    "up before repeating it.",
+                    self.location,
+                ) from lost.__cause__
+            raise StoreError(
+                f"The session store {self.location!r} lost its connection to PostgreSQL twice "
+                f"while reading ({cause}).",
+                self.location,
+            ) from lost.__cause__
+        except PoolTimeout as exc:
+            raise StoreError(
+                f"The session store {self.location!r} got no connection to PostgreSQL within "
+                f"{self._timeout:g} s: the server is unreachable or every connection is busy.",
+                self.location,
+            ) from exc
+        except psycopg.DataError as exc:
+            if "NUL" not in str(exc):
+                raise StoreError(
+                    f"The session store {self.location!r} refused a value: {self._clean(exc)}.",
+                    self.location,
+                ) from exc
+            raise ValidationError(
+                "PostgreSQL cannot store the NUL character (\\x00) in text; remove it from the "
+                "session's user, operation type, event type or description."
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"The session store {self.location!r} failed: {self._clean(exc)}.", self.location
+            ) from exc
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A pooled connection; a driver error that broke it is raised as :class:`_Lost`."""
+        with self._pooled().connection() as conn:
+            try:
+                yield conn
+            except psycopg.OperationalError as exc:
+                if conn.broken and not isinstance(exc, PoolTimeout):
+                    raise _Lost() from exc
+                raise
+            finally:
+                self._stamp(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[AnyConnection]:
+        """One transaction, committed when the block ends; never retried."""
+        with self.mapped(writing=True), self.connection() as conn, conn.transaction():
+            yield conn
+
+    @contextmanager
+    def statement(self) -> Iterator[AnyConnection]:
+        """A pooled connection in autocommit mode, for one write statement; never retried."""
+        with self.mapped(writing=True), self.connection() as conn:
+            yield conn
+
+    def read(self, work: Callable[[AnyConnection], T], *, sorting: bool = False) -> T:
+        """Run ``work``; if the connection breaks, once more on another (reads repeat safely)."""
+        with self.mapped():
+            try:
+                with self.connection() as conn:
+                    return work(conn)
+            except _Lost:
+                pass
+            with self.connection() as conn:
+                return work(conn)
+
+    def stream(self, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
+        """Through a server-side cursor, so a large result is never held in memory at once."""
+        with (
+            self.mapped(),
+            self.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="m365_stream") as cursor,
+        ):
+            cursor.itersize = _STREAM_ROWS
+            cursor.execute(sql, params)
+            yield from cursor
+
+    # -- SQL ---------------------------------------------------------------------------------
+
+    def iso(self, column: str) -> str:
+        return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+
+    def day(self, column: str) -> str:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+    def any_of(self, column: str) -> str:
+        return f"{column} = ANY(?)"
+
+    def array(self, values: Sequence[Any]) -> Any:
+        return list(values)
+
+    def time(self, moment: datetime) -> Any:
+        return moment
+
+    def read_time(self, value: Any) -> datetime:
+        assert isinstance(value, datetime)
+        return value
+
+    # -- bulk paths --------------------------------------------------------------------------
+
+    def reserve(self, conn: AnyConnection, count: int) -> list[int]:
+        rows = conn.execute(
+            "SELECT nextval('store_sequence') FROM generate_series(1, %s)", (count,)
+        ).fetchall()
+        return sorted(int(row[0]) for row in rows)
+
+    def insert_rows(
+        self,
+        conn: AnyConnection,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
+        """By COPY, the fastest way in."""
+        assert isinstance(conn, psycopg.Connection)
+        with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def insert_new_sessions(
+        self, conn: AnyConnection, statement: str, rows: list[tuple[Any, ...]]
+    ) -> dict[str, int]:
+        """In one statement: the rows as one array per column, inserted in their order."""
+        if not rows:
+            return {}
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        found = conn.execute(_IMPORT_SESSIONS, columns).fetchall()
+        return {session_id: int(ref) for ref, session_id in found}
+
+    def stored_costs(
+        self,
+        conn: AnyConnection,
+        keys: list[tuple[Any, ...]],
+        find: Callable[[tuple[Any, ...]], bool],
+    ) -> set[tuple[Any, ...]]:
+        """In one query over the keys as one array per column."""
+        if not keys:
+            return set()
+        columns = [list(column) for column in zip(*keys, strict=True)]
+        rows = conn.execute(_STORED_COSTS, columns).fetchall()
+        return {keys[int(row[0]) - 1] for row in rows}
+
+    def temporary(self, conn: AnyConnection, name: str, select: str, params: Sequence[Any]) -> None:
+        conn.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select}", params)
+
+    def _prepare(self) -> None:
+        """Check the schema is a toolkit store of a known version; create or migrate it.
+
+        Processes starting together on an empty database serialise on an advisory lock held
+        by the migrating transaction; each re-reads the version under it.
+        """
+        try:
+            conn = psycopg.connect(self._url, **self._connect)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"Cannot connect to the session store {self.location!r}: {self._clean(exc)}.",
+                self.location,
+            ) from None  # the driver's message may quote the connection string
+        with self.mapped(), conn:
+            if self._version(conn) == SCHEMA_VERSION:
+                return
+            try:
+                with conn.transaction():
+                    conn.execute(LOCK_MIGRATIONS, (MIGRATION_LOCK,))
+                    version = self._version(conn)
+                    conn.execute(CREATE_VERSION_TABLE)
+                    for migration in migrations("postgresql")[version:]:
+                        conn.execute(migration.script)
+                    conn.execute(SET_VERSION, (SCHEMA_VERSION,))
+            except psycopg.Error as exc:
+                raise SchemaError(
+                    f"Creating or migrating the session store {self.location!r} to schema "
+                    f"version {SCHEMA_VERSION} failed: {self._clean(exc)}.",
+                    self.location,
+                ) from exc
+
+    def _version(self, conn: Connection) -> int:
+        schema, versioned, has_sessions = _one(conn.execute(READ_STATE))
+        if schema is None:
+            raise ConfigError(
+                f"The search_path of {self.location!r} names no schema that exists; create "
+                "it (CREATE SCHEMA ...) or fix the options=-csearch_path=... of the URL."
+            )
+        if not versioned:
+            if has_sessions:
+                raise CorruptStoreError(
+                    f"Schema {schema!r} of {self.location!r} has a sessions table that the "
+                    "toolkit did not create. It was left untouched; name another schema.",
+                    self.location,
+                )
+            return 0
+        row = conn.execute(READ_VERSION).fetchone()
+        version = int(row[0]) if row is not None else 0
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"The session store {self.location!r} has schema version {version}, newer than "
+                f"this toolkit understands ({SCHEMA_VERSION}); upgrade m365-security-toolkit.",
+                self.location,
+            )
+        return version
+
+    def close(self) -> None:
+        """Close the pool and its connections (not a pool inherited through fork)."""
+        if self._pid == os.getpid():
+            self._pool.close()
+
+
+def _url_password(url: str) -> str:
+    """The password in a URL, before libpq has read it (for masking its errors)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            return unquote(parts.password)
+        return dict(parse_qsl(parts.query)).get("password", "")
+    except ValueError:
+        return ""
+
+
+def _one(cursor: psycopg.Cursor[tuple[Any, ...]]) -> tuple[Any, ...]:
+    row = cursor.fetchone()
+    assert row is not None
+    return row
+
+
+_IMPORT_SESSIONS = (
+    "INSERT INTO sessions (session_id, user_name, operation_type, metadata, start_time, "
+    "end_time, status, duration_seconds, host, pid) "
+    "SELECT session_id, user_name, operation_type, metadata, start_time, end_time, status, "
+    "duration_seconds, host, pid FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::timestamptz[], %s::timestamptz[], %s::text[], %s::float8[], %s::text[], %s::bigint[]) "
+    "WITH ORDINALITY AS batch (session_id, user_name, operation_type, metadata, start_time, "
+    "end_time, status, duration_seconds, host, pid, position) ORDER BY position "
+    "ON CONFLICT (session_id) DO NOTHING RETURNING id, session_id"
+)
+# The positions (from 1) of the cost natural keys that are stored.
+_STORED_COSTS = """
+    SELECT k.position FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[],
+        %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+        WITH ORDINALITY AS k (timestamp, session_id, model, request_type, input_tokens,
+                              cached_tokens, output_tokens, reasoning_tokens, position)
+    WHERE EXISTS (SELECT FROM costs c WHERE c.timestamp = k.timestamp
+        AND c.session_id IS NOT DISTINCT FROM k.session_id AND c.model = k.model
+        AND c.request_type = k.request_type AND c.input_tokens = k.input_tokens
+        AND c.cached_tokens = k.cached_tokens AND c.output_tokens = k.output_tokens
+        AND c.reasoning_tokens = k.reasoning_tokens)
+"""
+
+
+class PostgresStore(SQLStore):
     """Sessions in a PostgreSQL database, shared by every process that names it.
 
     Tables live in the first schema of the connection's ``search_path`` (set it with
@@ -50,6 +451,8 @@ class PostgresStore(Closing):
             timeout closed are replaced before a write is sent on them.
     """
 
+    dialect: PostgresDialect
+
     def __init__(
         self,
         url: str,
@@ -59,287 +462,8 @@ class PostgresStore(Closing):
         timeout: float | str = 30.0,
         probe_after: float | str = 2.0,
     ) -> None:
-        self._db = Database(
-            url, min_size=min_size, max_size=max_size, timeout=timeout, probe_after=probe_after
-        )
-        self.location = self._db.location
-
-    def close(self) -> None:
-        """Close the pool and its connections."""
-        self._db.close()
-
-    def __repr__(self) -> str:
-        return f"PostgresStore({self.location!r})"
-
-    @property
-    def costs(self) -> PostgresCostLog:
-        """The ``costs`` table of this database."""
-        return PostgresCostLog(self)
-
-    # -- writes ------------------------------------------------------------------------------
-
-    def create(self, session: Session) -> list[int]:
-        with self._db.write() as conn:
-            try:
-                ref = _session_row(conn, session)
-            except UniqueViolation:
-                raise ValidationError(
-                    f"A session with id {session.session_id!r} already exists in {self.location!r}."
-                ) from None
-            return [_event_row(conn, ref, event) for event in session.events]
-
-    def append_event(self, session_id: str, event: Event) -> int:
-        with self._db.mapped(writing=True), self._db.connection() as conn:
-            row = conn.execute(
-                APPEND_EVENT,
-                (event.timestamp, event.type, event.description, to_json(event.data),
-                 session_id),
-            ).fetchone()  # fmt: skip
-            if row is not None:
-                return int(row[0])
-            status = conn.execute(SESSION_STATUS, (session_id,)).fetchone()
-        if status is None:
-            raise SessionNotFound(session_id, self.location)
-        raise InvalidTransition(session_id, status[0], "add an event to")
-
-    def finish(
-        self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
-    ) -> Finished:
-        with self._db.write() as conn:
-            row = conn.execute(LOCK_SESSION, (session_id,)).fetchone()
-            if row is None:
-                raise SessionNotFound(session_id, self.location)
-            ref, current, start = row
-            if current != Status.ACTIVE.value:
-                raise InvalidTransition(session_id, current, "complete")
-            seqs = [_event_row(conn, ref, event) for event in events]
-            duration = max(0.0, round((end_time - start).total_seconds(), 6))
-            conn.execute(FINISH_SESSION, (status.value, end_time, duration, ref))
-        return Finished(end_time, duration, seqs)
-
-    def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
-        imported = skipped = 0
-        batch: list[Session] = []
-
-        def flush() -> None:
-            nonlocal imported, skipped
-            fresh: dict[str, Session] = {}  # the first of each id, in order
-            for session in batch:
-                fresh.setdefault(session.session_id, session)
-            skipped += len(batch) - len(fresh)
-            with self._db.write() as conn:
-                refs = _import_session_rows(conn, list(fresh.values()))
-                skipped += len(fresh) - len(refs)
-                imported += len(refs)
-                # COPY gives the events their seq in the order written: each imported
-                # session's timeline, in the order the sessions came.
-                with conn.cursor().copy(COPY_EVENTS) as copy:
-                    for session_id, session in fresh.items():
-                        ref = refs.get(session_id)
-                        if ref is None:
-                            continue
-                        for event in session.events:
-                            copy.write_row(
-                                (ref, event.timestamp, event.type, event.description,
-                                 to_json(event.data))
-                            )  # fmt: skip
-            batch.clear()
-
-        for session in sessions:
-            batch.append(session)
-            if len(batch) >= _IMPORT_BATCH:
-                flush()
-        if batch:
-            flush()
-        return ImportResult(imported, skipped)
-
-    # -- reads -------------------------------------------------------------------------------
-
-    def get(self, session_id: str) -> dict[str, Any] | None:
-        def work(conn: Connection) -> dict[str, Any] | None:
-            row = conn.execute(
-                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = %s", (session_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            events = conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE session = %s ORDER BY seq", (row[0],)
-            ).fetchall()
-            _, session = session_dicts([row])[0]
-            session["events"] = [event for _, event in event_dicts(events)]
-            return session
-
-        return self._db.read(work)
-
-    def history(self, query: SessionQuery) -> list[dict[str, Any]]:
-        where, params = _where(query)
-
-        def work(conn: Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(
-                f"SELECT {SESSION_COLUMNS} FROM sessions {where} "
-                "ORDER BY start_time DESC, id DESC LIMIT %s",
-                (*params, query.limit),
-            ).fetchall()
-            with no_gc():
-                found = session_dicts(rows)
-            sessions = [session for _, session in found]
-            if not query.with_events or not sessions:
-                return sessions
-            timelines: dict[int, list[dict[str, Any]]] = {}  # by the sessions' row id
-            for session_ref, session in found:
-                session["events"] = timelines[session_ref] = []
-            # By the ids found, not the query again: sessions started meanwhile stay out.
-            events = conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE session = ANY(%s) ORDER BY session, seq",
-                (list(timelines),),
-            ).fetchall()
-            ref: int | None = None
-            timeline: list[dict[str, Any]] = []
-            with no_gc():
-                event_rows = event_dicts(events)
-            for session_ref, event in event_rows:
-                if session_ref != ref:  # rows come grouped by session: look up once per group
-                    ref, timeline = session_ref, timelines[session_ref]
-                timeline.append(event)
-            return sessions
-
-        return self._db.read(work)
-
-    def statistics(self, since: datetime | None) -> dict[str, Any]:
-        where, params = _where(SessionQuery(since=since))
-
-        def work(conn: Connection) -> dict[str, Any]:
-            groups = conn.execute(STATISTICS.format(where=where), params).fetchall()
-            return statistics_from_groups(groups)
-
-        return self._db.read(work)
-
-    def scan(
-        self, since: datetime | None = None, batch: int = SCAN_BATCH
-    ) -> Iterator[list[dict[str, Any]]]:
-        if batch < 1:
-            raise ValidationError(f"batch must be 1 or more, not {batch!r}.")
-        start = "AND start_time >= %s" if since is not None else ""
-        params: list[Any] = [since] if since is not None else []
-
-        def work(conn: Connection, *, after: int) -> list[tuple[int, dict[str, Any]]]:
-            rows = conn.execute(
-                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id > %s {start} "
-                "ORDER BY id LIMIT %s",
-                (after, *params, batch),
-            ).fetchall()
-            found = session_dicts(rows)
-            timelines: dict[int, list[dict[str, Any]]] = {}
-            for ref, session in found:
-                session["events"] = timelines[ref] = []
-            if found:
-                events = conn.execute(
-                    f"SELECT {EVENT_COLUMNS} FROM events WHERE session = ANY(%s) "
-                    "ORDER BY session, seq",
-                    (list(timelines),),
-                ).fetchall()
-                for ref, event in event_dicts(events):
-                    timelines[ref].append(event)
-            return found
-
-        after = 0
-        while True:
-            # One pooled connection per batch, none held while the caller works on one.
-            found = self._db.read(functools.partial(work, after=after))
-            if not found:
-                return
-            after = found[-1][0]
-            yield [session for _, session in found]
-
-    def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
-        with self._db.write() as conn:
-            conn.execute(
-                "CREATE TEMP TABLE pruned ON COMMIT DROP AS SELECT id, session_id FROM sessions "
-                "WHERE start_time < %s AND status <> 'active'",
-                (before,),
+        super().__init__(
+            PostgresDialect(
+                url, min_size=min_size, max_size=max_size, timeout=timeout, probe_after=probe_after
             )
-            row = conn.execute(
-                "SELECT (SELECT count(*) FROM pruned), "
-                "(SELECT count(*) FROM events WHERE session IN (SELECT id FROM pruned)), "
-                "(SELECT count(*) FROM costs WHERE session_id IN (SELECT session_id FROM pruned))"
-            ).fetchone()
-            assert row is not None
-            if not dry_run:
-                for statement in (
-                    "DELETE FROM events WHERE session IN (SELECT id FROM pruned)",
-                    "DELETE FROM costs WHERE session_id IN (SELECT session_id FROM pruned)",
-                    "DELETE FROM cost_sessions WHERE session_id IN (SELECT session_id FROM pruned)",
-                    "DELETE FROM sessions WHERE id IN (SELECT id FROM pruned)",
-                ):
-                    conn.execute(statement)
-        sessions, events, costs = map(int, row)
-        return PruneResult(sessions, events, costs, dry_run)
-
-    def counts(self) -> StoreCounts:
-        def work(conn: Connection) -> StoreCounts:
-            row = conn.execute(
-                "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM events), "
-                "(SELECT count(*) FROM costs)"
-            ).fetchone()
-            assert row is not None
-            return StoreCounts(*map(int, row))
-
-        return self._db.read(work)
-
-
-def _where(query: SessionQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for clause, value in (
-        ("operation_type = %s", query.operation_type),
-        ("user_name = %s", query.user),
-        ("start_time >= %s", query.since),
-        ("start_time < %s", query.until),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    if query.status is not None:
-        # A literal (from the enum, never user text) lets the planner use the partial index.
-        clauses.append(f"status = '{Status(query.status).value}'")
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _session_row(conn: Connection, session: Session) -> int:
-    row = conn.execute(
-        INSERT_SESSION,
-        (
-            session.session_id, session.user, session.operation_type, to_json(session.metadata),
-            session.start_time, session.end_time, session.status.value,
-            session.duration_seconds, session.host, session.pid,
-        ),
-    ).fetchone()  # fmt: skip
-    assert row is not None
-    return int(row[0])
-
-
-def _import_session_rows(conn: Connection, sessions: list[Session]) -> dict[str, int]:
-    """Insert, in one statement and in their order, the sessions whose ids are not stored
-    yet; return the row id of each inserted, by session id."""
-    if not sessions:
-        return {}
-    columns: tuple[list[Any], ...] = tuple([] for _ in range(10))
-    for session in sessions:
-        for column, value in zip(
-            columns,
-            (session.session_id, session.user, session.operation_type,
-             to_json(session.metadata), session.start_time, session.end_time,
-             session.status.value, session.duration_seconds, session.host, session.pid),
-            strict=True,
-        ):  # fmt: skip
-            column.append(value)
-    rows = conn.execute(IMPORT_SESSIONS, columns).fetchall()
-    return {session_id: int(ref) for ref, session_id in rows}
-
-
-def _event_row(conn: Connection, ref: int, event: Event) -> int:
-    row = conn.execute(
-        INSERT_EVENT, (ref, event.timestamp, event.type, event.description, to_json(event.data))
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+        )

@@ -1,0 +1,155 @@
+"""The append path's bookkeeping: the records a store writes, and after-commit listeners.
+
+Every stored record — a session's start, each event, its completion, each cost record —
+is written by its store's one append method, which gives it the next number of the
+store-wide sequence. Once the transaction that wrote records has committed, the store
+hands them to its :class:`Journal`, which delivers them to each listener:
+
+- every committed record exactly once, in sequence order, in the process that wrote it
+  (records of other processes are theirs to deliver);
+- a listener that raises is logged and never loses, rolls back or blocks a record: the
+  records are stored before any listener sees them, and no writer ever waits for another
+  writer's delivery.
+
+Concurrent writers of one process may commit out of sequence order (PostgreSQL hands out
+numbers before the commit). A committed batch therefore waits until every transaction that
+was still open when it committed has ended, since one of those may hold a lower number;
+whichever writer ends last delivers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from ..costs.model import CostRecord
+from ..sessions.model import Event
+
+log = logging.getLogger("m365_toolkit.store")
+
+RecordKind = Literal["start", "event", "complete", "cost"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One stored record, as listeners see it after its commit.
+
+    Attributes:
+        seq: Its number in the store-wide sequence.
+        kind: ``start`` (a session's first event), ``event``, ``complete`` (a session's last
+            event) or ``cost``.
+        session_id: The session it belongs to (``None`` for a cost of no session).
+        timestamp: When it happened.
+        event: The event, for every kind but ``cost``.
+        session: For ``start``, the session as stored (the guide's format, without events);
+            for ``complete``, its ``status``, ``end_time`` and ``duration_seconds``.
+        cost: The cost record, for ``cost``.
+    """
+
+    seq: int
+    kind: RecordKind
+    session_id: str | None
+    timestamp: datetime
+    event: Event | None = None
+    session: Mapping[str, Any] | None = None
+    cost: CostRecord | None = None
+
+
+Listener = Callable[[Record], None]
+
+
+@dataclass(order=True)
+class _Batch:
+    first: int
+    records: list[Record] = field(compare=False)
+    waits_for: frozenset[int] = field(compare=False)
+
+
+class Journal:
+    """After-commit listeners of one store; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._listeners: tuple[Listener, ...] = ()
+        self._state = threading.Lock()
+        self._delivering = threading.Lock()
+        self._tokens = itertools.count()
+        self._open: set[int] = set()
+        self._ready: list[_Batch] = []
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every record this store commits from now on.
+
+        Returns:
+            A function that removes the listener again.
+        """
+        with self._state:
+            self._listeners = (*self._listeners, listener)
+
+        def remove() -> None:
+            with self._state:
+                self._listeners = tuple(item for item in self._listeners if item is not listener)
+
+        return remove
+
+    @contextmanager
+    def transaction(self) -> Iterator[list[Record]]:
+        """Around one write transaction: the block adds the records it wrote to the list.
+
+        Leave the block only after the commit; if it raises, the records are dropped.
+        """
+        if not self._listeners:  # the common case costs one attribute read
+            yield []
+            return
+        with self._state:
+            token = next(self._tokens)
+            self._open.add(token)
+        records: list[Record] = []
+        try:
+            yield records
+        except BaseException:
+            self._end(token, [])
+            raise
+        self._end(token, records)
+
+    def _end(self, token: int, records: list[Record]) -> None:
+        with self._state:
+            self._open.discard(token)
+            if records:
+                records.sort(key=lambda record: record.seq)
+                heapq.heappush(self._ready, _Batch(records[0].seq, records, frozenset(self._open)))
+        self._drain()
+
+    def _next(self) -> _Batch | None:
+        """The lowest ready batch, if nothing still open may come before it."""
+        with self._state:
+            if self._ready and not self._ready[0].waits_for & self._open:
+                return heapq.heappop(self._ready)
+            return None
+
+    def _drain(self) -> None:
+        while self._delivering.acquire(blocking=False):
+            try:
+                while (batch := self._next()) is not None:
+                    for record in batch.records:
+                        self._deliver(record)
+            finally:
+                self._delivering.release()
+            with self._state:  # a batch added while we were releasing is ours to deliver
+                if not self._ready or self._ready[0].waits_for & self._open:
+                    return
+
+    def _deliver(self, record: Record) -> None:
+        for listener in self._listeners:
+            try:
+                listener(record)
+            except Exception:
+                log.exception(
+                    "A store listener failed on record %s; the record is stored.", record.seq
+                )

@@ -1,0 +1,428 @@
+"""The in-memory store: the reference implementation of the Store protocol.
+
+Nothing outlives the object; use it in tests and examples. Sessions are kept in the guide's
+storage format, cost records as :class:`~m365_toolkit.costs.model.CostRecord`. The JSON
+store is this logic with its state loaded from and saved to files (see :mod:`.jsonfile`).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from .._util.closing import Closing
+from .._util.system import format_time, parse_time
+from ..costs.model import CostGroup, CostRecord, CostTotals, check_group
+from ..errors import InvalidTransition, SessionNotFound
+from ..sessions.model import Event, Session, Status, duration_between
+from ..sessions.query import SessionQuery, statistics_from_groups
+from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
+from ._journal import Journal, Listener, Record, RecordKind
+from ._rules import check_batch, duplicate_session
+
+Entry = dict[str, Any]
+_KEYS: dict[str, Callable[[CostRecord], object]] = {
+    "model": lambda r: r.model,
+    "type": lambda r: r.request_type,
+    "operation": lambda r: r.operation_type or "(no session)",
+    "user": lambda r: r.user,
+    "day": lambda r: format_time(r.timestamp)[:10],
+}
+
+
+class MemoryState:
+    """What a memory store holds, as plain data.
+
+    Attributes:
+        sessions: Session records in the guide's format, each event with its ``seq``.
+        costs: ``(seq, record)`` pairs, oldest first (``seq`` is ``None`` for a record
+            read from a cost log of the original toolkit).
+        last_seq: The highest sequence number ever given, deleted records included.
+    """
+
+    def __init__(
+        self,
+        sessions: list[Entry] | None = None,
+        costs: list[tuple[int | None, CostRecord]] | None = None,
+        last_seq: int = 0,
+    ) -> None:
+        self.sessions = sessions if sessions is not None else []
+        self.costs = costs if costs is not None else []
+        self.index = {record["session_id"]: record for record in self.sessions}
+        self.raw_entries: list[Entry] = []  # the cost log's entries as read, for the JSON store
+        self.last_seq = max(
+            last_seq,
+            max(
+                (e.get("seq") or 0 for r in self.sessions for e in r.get("events") or ()), default=0
+            ),
+            max((seq or 0 for seq, _ in self.costs), default=0),
+        )
+
+    def next_seq(self) -> int:
+        self.last_seq += 1
+        return self.last_seq
+
+
+class MemoryStore(Closing):
+    """Sessions, events and costs in this process's memory, safe across threads."""
+
+    def __init__(self, location: str = "memory:") -> None:
+        self.location = location
+        self._journal = Journal()
+        self._lock = threading.RLock()
+        self._state = MemoryState()
+        self._costs = MemoryCostLog(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"
+
+    @property
+    def costs(self) -> MemoryCostLog:
+        """The cost records kept with these sessions."""
+        return self._costs
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every record this store object commits, in order."""
+        return self._journal.listen(listener)
+
+    # -- state: the JSON store loads and saves it around these ------------------------------
+
+    @contextmanager
+    def _reading(self, *, sessions: bool = True, costs: bool = False) -> Iterator[MemoryState]:
+        """The state to read; ``sessions`` and ``costs`` say which parts the reader needs."""
+        with self._lock:
+            yield self._state
+
+    @contextmanager
+    def _writing(self, *, sessions: bool = True, costs: bool = False) -> Iterator[MemoryState]:
+        """The state to change; ``sessions`` and ``costs`` say which parts the change needs."""
+        with self._lock:
+            yield self._state
+
+    # -- the append path ---------------------------------------------------------------------
+
+    def _append(
+        self, state: MemoryState, written: list[Record] | None, record: Entry | CostRecord,
+        kind: RecordKind, session: Entry | None = None,
+    ) -> int:  # fmt: skip
+        """Number one record with the next sequence number and keep it: an event (dict) onto
+        ``session``'s timeline, or a cost record."""
+        seq = state.next_seq()
+        if isinstance(record, CostRecord):
+            state.costs.append((seq, record))
+            if written is not None:
+                written.append(
+                    Record(seq, "cost", record.session_id, record.timestamp, cost=record)
+                )
+            return seq
+        assert session is not None
+        record["seq"] = seq
+        session.setdefault("events", []).append(record)
+        if written is not None:
+            fields: dict[str, Any] | None = None
+            if kind == "start":
+                fields = {k: v for k, v in session.items() if k != "events"}
+            elif kind == "complete":
+                fields = {k: session[k] for k in ("status", "end_time", "duration_seconds")}
+            event = Event.from_dict(record)
+            written.append(Record(seq, kind, session["session_id"], event.timestamp, event, fields))
+        return seq
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create(self, session: Session) -> list[int]:
+        with self._journal.transaction() as written, self._writing() as state:
+            if session.session_id in state.index:
+                raise duplicate_session(session.session_id, self.location)
+            record = _stored(session)
+            state.sessions.append(record)
+            state.index[session.session_id] = record
+            return [
+                self._append(
+                    state, written, event.to_dict(), "start" if i == 0 else "event", record
+                )
+                for i, event in enumerate(session.events)
+            ]
+
+    def append_event(self, session_id: str, event: Event) -> int:
+        with self._journal.transaction() as written, self._writing() as state:
+            record = self._active(state, session_id, "add an event to")
+            return self._append(state, written, event.to_dict(), "event", record)
+
+    def finish(
+        self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
+    ) -> Finished:
+        with self._journal.transaction() as written, self._writing() as state:
+            record = self._active(state, session_id, "complete")
+            duration = duration_between(parse_time(record["start_time"]), end_time)
+            record.update(
+                status=status.value, end_time=format_time(end_time), duration_seconds=duration
+            )
+            seqs = [
+                self._append(
+                    state,
+                    written,
+                    event.to_dict(),
+                    "complete" if i == len(events) - 1 else "event",
+                    record,
+                )  # fmt: skip
+                for i, event in enumerate(events)
+            ]
+        return Finished(end_time, duration, seqs)
+
+    def _active(self, state: MemoryState, session_id: str, action: str) -> Entry:
+        record = state.index.get(session_id)
+        if record is None:
+            raise SessionNotFound(session_id, self.location)
+        if record.get("status", "active") != Status.ACTIVE.value:
+            raise InvalidTransition(session_id, record["status"], action)
+        return record
+
+    def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
+        imported = skipped = 0
+        with self._journal.transaction() as written, self._writing() as state:
+            for session in sessions:
+                if session.session_id in state.index:
+                    skipped += 1
+                    continue
+                record = _stored(session)
+                state.sessions.append(record)
+                state.index[session.session_id] = record
+                last = len(session.events) - 1
+                for position, event in enumerate(session.events):
+                    kind: RecordKind = (
+                        "start" if position == 0
+                        else "complete" if position == last and not session.is_active
+                        else "event"
+                    )  # fmt: skip
+                    self._append(state, written, event.to_dict(), kind, record)
+                imported += 1
+        return ImportResult(imported, skipped)
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        with self._writing(costs=True) as state:
+            doomed = [record for record in state.sessions if _prunable(record, before)]
+            ids = {record["session_id"] for record in doomed}
+            costs = sum(1 for _, cost in state.costs if cost.session_id in ids)
+            if not dry_run and doomed:
+                state.sessions[:] = [r for r in state.sessions if r["session_id"] not in ids]
+                for session_id in ids:
+                    del state.index[session_id]
+                state.costs[:] = [pair for pair in state.costs if pair[1].session_id not in ids]
+        return PruneResult(len(doomed), _event_count(doomed), costs, dry_run)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        with self._reading() as state:
+            record = state.index.get(session_id)
+            return _copy(record) if record is not None else None
+
+    def history(self, query: SessionQuery) -> list[dict[str, Any]]:
+        with self._reading() as state:
+            matches = [
+                (start, record)
+                for record in state.sessions
+                if (start := _start(record)) is not None and _matches(record, start, query)
+            ]
+            matches.sort(key=lambda pair: pair[0], reverse=True)
+            found = [_copy(record, query.with_events) for _, record in matches[: query.limit]]
+        return found
+
+    def statistics(self, since: datetime | None) -> dict[str, Any]:
+        groups: dict[tuple[str, str, str], list[Any]] = {}
+        query = SessionQuery(since=since, with_events=False)
+        with self._reading() as state:
+            for record in state.sessions:
+                start = _start(record)
+                if start is None or not _matches(record, start, query):
+                    continue
+                key = (
+                    str(record.get("operation_type") or "general"),
+                    str(record.get("user") or "unknown"),
+                    str(record.get("status") or "active"),
+                )
+                group = groups.setdefault(key, [0, 0.0, 0])
+                group[0] += 1
+                duration = record.get("duration_seconds")
+                if duration is not None:
+                    group[1] += float(duration)
+                    group[2] += 1
+        return statistics_from_groups([(*key, *group) for key, group in groups.items()])
+
+    def scan(
+        self, since: datetime | None = None, batch: int = SCAN_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The sessions are read once, then handed out in batches."""
+        check_batch(batch)
+        query = SessionQuery(since=since)
+        with self._reading() as state:
+            records = [
+                _copy(record)
+                for record in state.sessions
+                if since is None
+                or ((start := _start(record)) is not None and _matches(record, start, query))
+            ]
+        for first in range(0, len(records), batch):
+            yield records[first : first + batch]
+
+    def counts(self) -> StoreCounts:
+        with self._reading(costs=True) as state:
+            return StoreCounts(len(state.sessions), _event_count(state.sessions), len(state.costs))
+
+
+class MemoryCostLog:
+    """The cost records of a :class:`MemoryStore` (and of the JSON store built on it)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.location = store.location
+
+    def close(self) -> None:
+        """The store owns the state."""
+
+    def _records(self) -> list[CostRecord]:
+        with self._store._reading(sessions=False, costs=True) as state:
+            return [record for _, record in state.costs]
+
+    def add(self, record: CostRecord) -> CostTotals:
+        store = self._store
+        with (
+            store._journal.transaction() as written,
+            store._writing(sessions=False, costs=True) as state,
+        ):
+            store._append(state, written, record, "cost")
+            if record.session_id is None:
+                return CostTotals()
+            return _sum(r for _, r in state.costs if r.session_id == record.session_id)
+
+    def total(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        user: str | None = None,
+        session_id: str | None = None,
+    ) -> Decimal:
+        return _sum(
+            r
+            for r in _within(self._records(), since, until)
+            if (user is None or r.user == user)
+            and (session_id is None or r.session_id == session_id)
+        ).cost
+
+    def report(
+        self, group_by: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[CostGroup]:
+        key = _KEYS[check_group(group_by)]
+        groups: dict[str, list[CostRecord]] = defaultdict(list)
+        for record in _within(self._records(), since, until):
+            groups[str(key(record))].append(record)
+        found = [CostGroup(name, _sum(records)) for name, records in groups.items()]
+        return sorted(found, key=lambda group: (-group.totals.cost, group.key.encode()))
+
+    def by_session(self, session_ids: Sequence[str]) -> dict[str, CostTotals]:
+        wanted = set(session_ids)
+        groups: dict[str, list[CostRecord]] = defaultdict(list)
+        for record in self._records():
+            if record.session_id in wanted:
+                groups[record.session_id].append(record)
+        return {session_id: _sum(records) for session_id, records in groups.items()}
+
+    def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        for record in _within(self._records(), since, None):
+            yield record.to_entry()
+
+    def import_records(self, records: Iterable[CostRecord]) -> ImportResult:
+        imported = skipped = 0
+        store = self._store
+        with (
+            store._journal.transaction() as written,
+            store._writing(sessions=False, costs=True) as state,
+        ):
+            known = {record.natural_key for _, record in state.costs}
+            for record in records:
+                if record.natural_key in known:
+                    skipped += 1
+                    continue
+                known.add(record.natural_key)
+                store._append(state, written, record, "cost")
+                imported += 1
+        return ImportResult(imported, skipped)
+
+
+def _stored(session: Session) -> Entry:
+    record = session.to_dict()
+    record.pop("cost", None)
+    record["events"] = []
+    return record
+
+
+def _copy(record: Entry, with_events: bool = True) -> dict[str, Any]:
+    if not with_events:
+        record = {key: value for key, value in record.items() if key != "events"}
+        return copy.deepcopy(record)
+    found = copy.deepcopy(record)
+    found.setdefault("events", [])
+    return found
+
+
+def _within(
+    records: Iterable[CostRecord], since: datetime | None, until: datetime | None
+) -> Iterator[CostRecord]:
+    for record in records:
+        if (since is None or record.timestamp >= since) and (
+            until is None or record.timestamp < until
+        ):
+            yield record
+
+
+def _sum(records: Iterable[CostRecord]) -> CostTotals:
+    requests = input_tokens = cached = output = reasoning = 0
+    cost = Decimal(0)
+    for record in records:
+        usage = record.usage
+        requests += 1
+        input_tokens += usage.input
+        cached += usage.cached_input
+        output += usage.output
+        reasoning += usage.reasoning
+        cost += record.cost.total
+    return CostTotals(requests, input_tokens, cached, output, reasoning, cost)
+
+
+def _prunable(record: Entry, before: datetime) -> bool:
+    if record.get("status", "active") == Status.ACTIVE.value:
+        return False
+    start = _start(record)
+    return start is not None and start < before
+
+
+def _event_count(records: Iterable[Entry]) -> int:
+    return sum(len(record.get("events") or ()) for record in records)
+
+
+def _start(record: Entry) -> datetime | None:
+    try:
+        return parse_time(record["start_time"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _matches(record: Entry, start: datetime, query: SessionQuery) -> bool:
+    return (
+        (query.operation_type is None or record.get("operation_type") == query.operation_type)
+        and (query.user is None or record.get("user") == query.user)
+        and (query.status is None or record.get("status", "active") == query.status)
+        and (query.since is None or start >= query.since)
+        and (query.until is None or start < query.until)
+    )

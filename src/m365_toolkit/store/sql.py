@@ -1,0 +1,410 @@
+"""One SQL store over a :class:`~.dialect.Dialect`: every query and every write, once.
+
+SQLite and PostgreSQL hold the same tables under the same names. Each stored record is
+written by :meth:`SQLStore._append` (one record) or :meth:`SQLStore._append_many` (a bulk
+import), the store's one append path: it gives the record the next number of the
+store-wide sequence and, once the transaction has committed, hands it to the listeners.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from .._util.closing import Closing
+from .._util.values import to_json
+from ..errors import InvalidTransition, SessionNotFound
+from ..sessions.model import Event, Session, Status, duration_between, with_seq
+from ..sessions.query import SessionQuery, statistics_from_groups
+from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
+from ._journal import Journal, Listener, Record, RecordKind
+from ._rows import event_dicts, no_gc, session_dicts
+from ._rules import batches, check_batch, duplicate_session
+from .dialect import Connection, Dialect
+
+SESSION_FIELDS = (
+    "session_id", "user_name", "operation_type", "metadata", "start_time", "end_time",
+    "status", "duration_seconds", "host", "pid",
+)  # fmt: skip
+EVENT_FIELDS = ("seq", "session", "timestamp", "type", "description", "data")
+
+
+class SQLStore(Closing):
+    """Sessions, events and costs in a SQL database; see :class:`~m365_toolkit.store.Store`."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.location = dialect.location
+        self._journal = Journal()
+        d, p = dialect, dialect.placeholder
+        q = functools.partial(_sql, p)
+        self._session_columns = (
+            "id, session_id, user_name, operation_type, metadata, "
+            f"{d.iso('start_time')}, {d.iso('end_time')}, status, duration_seconds, host, pid"
+        )
+        self._event_columns = f"session, seq, {d.iso('timestamp')}, type, description, data"
+        self._insert_session = q(
+            f"INSERT INTO sessions ({', '.join(SESSION_FIELDS)}) VALUES "
+            f"({', '.join('?' * len(SESSION_FIELDS))}) "
+            "ON CONFLICT (session_id) DO NOTHING RETURNING id"
+        )
+        self._insert_event = q(
+            f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
+            f"VALUES ({d.next_seq}, ?, ?, ?, ?, ?) RETURNING seq"
+        )
+        self._append_event = q(
+            f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
+            f"SELECT {d.next_seq}, id, ?, ?, ?, ? FROM sessions "
+            f"WHERE session_id = ? AND status = 'active'{d.share_lock} RETURNING seq"
+        )
+        self._lock_session = q(
+            f"SELECT id, status, start_time FROM sessions WHERE session_id = ?{d.update_lock}"
+        )
+        self._finish = q(
+            "UPDATE sessions SET status = ?, end_time = ?, duration_seconds = ? WHERE id = ?"
+        )
+        self._status = q("SELECT status FROM sessions WHERE session_id = ?")
+        self._get = q(f"SELECT {self._session_columns} FROM sessions WHERE session_id = ?")
+        self._timeline = q(
+            f"SELECT {self._event_columns} FROM events WHERE session = ? ORDER BY seq"
+        )
+        self._timelines = q(
+            f"SELECT {self._event_columns} FROM events WHERE {d.any_of('session')} "
+            "ORDER BY session, seq"
+        )
+        self._scan_events = q(
+            f"SELECT {self._event_columns} FROM events WHERE session BETWEEN ? AND ? "
+            "ORDER BY session, seq"
+        )
+        self._q = q
+        from .sql_costs import SQLCostLog  # the cost log shares this store's dialect
+
+        self._costs = SQLCostLog(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.dialect.close()
+
+    @property
+    def costs(self) -> Any:
+        """The ``costs`` table of this database."""
+        return self._costs
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every record this store object commits, in order."""
+        return self._journal.listen(listener)
+
+    # -- the append path ---------------------------------------------------------------------
+
+    def _append(
+        self,
+        conn: Connection,
+        written: list[Record] | None,
+        statement: str,
+        params: Sequence[Any],
+        record: Callable[[int], Record],
+    ) -> int | None:
+        """Insert one record with the next sequence number (``statement`` takes it from
+        ``dialect.next_seq`` and returns it); ``None`` if the statement inserted nothing."""
+        row = conn.execute(statement, params).fetchone()
+        if row is None:
+            return None
+        seq = int(row[0])
+        if written is not None:
+            written.append(record(seq))
+        return seq
+
+    def _append_many(
+        self,
+        conn: Connection,
+        written: list[Record] | None,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        records: Sequence[Callable[[int], Record]],
+    ) -> list[int]:
+        """Insert many records (the rows without their first column, ``seq``) with the next
+        numbers of the sequence, in their order."""
+        if not rows:
+            return []
+        seqs = self.dialect.reserve(conn, len(rows))
+        self.dialect.insert_rows(
+            conn, table, columns, [(seq, *row) for seq, row in zip(seqs, rows, strict=True)]
+        )
+        if written is not None:
+            written.extend(make(seq) for make, seq in zip(records, seqs, strict=True))
+        return seqs
+
+    def _event_record(
+        self, session: Session | str, event: Event, kind: RecordKind, **extra: Any
+    ) -> Callable[[int], Record]:
+        session_id = session if isinstance(session, str) else session.session_id
+        fields: dict[str, Any] | None = extra or None
+        if kind == "start" and isinstance(session, Session):
+            fields = session.to_dict()
+            fields.pop("events")
+        return lambda seq: Record(
+            seq, kind, session_id, event.timestamp, event=with_seq(event, seq), session=fields
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create(self, session: Session) -> list[int]:
+        d = self.dialect
+        with self._journal.transaction() as written, d.transaction() as conn:
+            found = conn.execute(self._insert_session, self._session_row(session)).fetchone()
+            if found is None:
+                raise duplicate_session(session.session_id, self.location)
+            ref = int(found[0])
+            seqs = []
+            for position, event in enumerate(session.events):
+                kind: RecordKind = "start" if position == 0 else "event"
+                seq = self._append(
+                    conn, written, self._insert_event, self._event_row(ref, event),
+                    self._event_record(session, event, kind),
+                )  # fmt: skip
+                assert seq is not None
+                seqs.append(seq)
+            return seqs
+
+    def append_event(self, session_id: str, event: Event) -> int:
+        d = self.dialect
+        params = (d.time(event.timestamp), event.type, event.description,
+                  to_json(event.data), session_id)  # fmt: skip
+        with self._journal.transaction() as written, d.statement() as conn:
+            seq = self._append(
+                conn, written, self._append_event, params,
+                self._event_record(session_id, event, "event"),
+            )  # fmt: skip
+        if seq is not None:
+            return seq
+        status = d.read(lambda conn: conn.execute(self._status, (session_id,)).fetchone())
+        if status is None:
+            raise SessionNotFound(session_id, self.location)
+        raise InvalidTransition(session_id, status[0], "add an event to")
+
+    def finish(
+        self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
+    ) -> Finished:
+        d = self.dialect
+        with self._journal.transaction() as written, d.transaction() as conn:
+            row = conn.execute(self._lock_session, (session_id,)).fetchone()
+            if row is None:
+                raise SessionNotFound(session_id, self.location)
+            ref, current, start = row
+            if current != Status.ACTIVE.value:
+                raise InvalidTransition(session_id, current, "complete")
+            duration = duration_between(d.read_time(start), end_time)
+            outcome = {"status": status.value, "end_time": end_time, "duration_seconds": duration}
+            seqs = []
+            for position, event in enumerate(events):
+                last = position == len(events) - 1
+                make = (
+                    self._event_record(session_id, event, "complete", **outcome)
+                    if last
+                    else self._event_record(session_id, event, "event")
+                )
+                seq = self._append(
+                    conn, written, self._insert_event, self._event_row(ref, event), make
+                )
+                assert seq is not None
+                seqs.append(seq)
+            conn.execute(self._finish, (status.value, d.time(end_time), duration, ref))
+        return Finished(end_time, duration, seqs)
+
+    def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
+        imported = skipped = 0
+        d = self.dialect
+        for batch in batches(sessions):
+            fresh: dict[str, Session] = {}  # the first of each id, in order
+            for session in batch:
+                fresh.setdefault(session.session_id, session)
+            skipped += len(batch) - len(fresh)
+            with self._journal.transaction() as written, d.transaction() as conn:
+                refs = d.insert_new_sessions(
+                    conn, self._insert_session, [self._session_row(s) for s in fresh.values()]
+                )
+                rows, records = [], []
+                for session_id, session in fresh.items():
+                    ref = refs.get(session_id)
+                    if ref is None:
+                        continue
+                    last = len(session.events) - 1
+                    for position, event in enumerate(session.events):
+                        rows.append(self._event_row(ref, event))
+                        kind: RecordKind = (
+                            "start" if position == 0
+                            else "complete" if position == last and not session.is_active
+                            else "event"
+                        )  # fmt: skip
+                        records.append(self._event_record(session, event, kind))
+                self._append_many(conn, written, "events", EVENT_FIELDS, rows, records)
+            imported += len(refs)
+            skipped += len(fresh) - len(refs)
+        return ImportResult(imported, skipped)
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        d = self.dialect
+        with d.transaction() as conn:
+            d.temporary(
+                conn, "pruned",
+                self._q("SELECT id, session_id FROM sessions WHERE start_time < ? "
+                        "AND status <> 'active'"),
+                (d.time(before),),
+            )  # fmt: skip
+            sessions, events, costs = conn.execute(
+                "SELECT (SELECT count(*) FROM pruned), "
+                "(SELECT count(*) FROM events WHERE session IN (SELECT id FROM pruned)), "
+                "(SELECT count(*) FROM costs WHERE session_id IN (SELECT session_id FROM pruned))"
+            ).fetchone()
+            if not dry_run:
+                for statement in (
+                    "DELETE FROM events WHERE session IN (SELECT id FROM pruned)",
+                    "DELETE FROM costs WHERE session_id IN (SELECT session_id FROM pruned)",
+                    "DELETE FROM cost_sessions WHERE session_id IN (SELECT session_id FROM pruned)",
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM pruned)",
+                ):
+                    conn.execute(statement)
+        return PruneResult(int(sessions), int(events), int(costs), dry_run)
+
+    def _session_row(self, session: Session) -> tuple[Any, ...]:
+        time = self.dialect.time
+        return (
+            session.session_id, session.user, session.operation_type, to_json(session.metadata),
+            time(session.start_time), time(session.end_time) if session.end_time else None,
+            session.status.value, session.duration_seconds, session.host, session.pid,
+        )  # fmt: skip
+
+    def _event_row(self, ref: int, event: Event) -> tuple[Any, ...]:
+        return (ref, self.dialect.time(event.timestamp), event.type, event.description,
+                to_json(event.data))  # fmt: skip
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        def work(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(self._get, (session_id,)).fetchone()
+            if row is None:
+                return None
+            events = conn.execute(self._timeline, (row[0],)).fetchall()
+            _, session = session_dicts([row])[0]
+            session["events"] = [event for _, event in event_dicts(events)]
+            return session
+
+        return self.dialect.read(work)
+
+    def history(self, query: SessionQuery) -> list[dict[str, Any]]:
+        d = self.dialect
+        where, params = self._where(query)
+        statement = self._q(
+            f"SELECT {self._session_columns} FROM sessions {where} "
+            "ORDER BY start_time DESC, id DESC LIMIT ?"
+        )
+
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(statement, (*params, d.limit(query.limit))).fetchall()
+            with no_gc():
+                found = session_dicts(rows)
+            sessions = [session for _, session in found]
+            if not query.with_events or not sessions:
+                return sessions
+            timelines: dict[int, list[dict[str, Any]]] = {}  # by the sessions' row id
+            for found_ref, session in found:
+                session["events"] = timelines[found_ref] = []
+            # By the ids found, not the query again: sessions started meanwhile stay out.
+            events = conn.execute(self._timelines, (d.array(list(timelines)),))
+            with no_gc():
+                event_rows = event_dicts(events)
+            ref: int | None = None
+            timeline: list[dict[str, Any]] = []
+            for session_ref, event in event_rows:
+                if session_ref != ref:  # rows come grouped by session: look up once per group
+                    ref, timeline = session_ref, timelines[session_ref]
+                timeline.append(event)
+            return sessions
+
+        return d.read(work)
+
+    def statistics(self, since: datetime | None) -> dict[str, Any]:
+        where, params = self._where(SessionQuery(since=since))
+        # Grouped by status first: no index starts with it, so SQLite reads the window through
+        # sessions_by_start instead of walking all of sessions_by_type to skip a sort.
+        statement = self._q(
+            "SELECT operation_type, user_name, status, count(*), "
+            "coalesce(sum(duration_seconds), 0), count(duration_seconds) "
+            f"FROM sessions {where} GROUP BY status, operation_type, user_name"
+        )
+        groups = self.dialect.read(lambda conn: conn.execute(statement, params).fetchall())
+        return statistics_from_groups(groups)
+
+    def scan(
+        self, since: datetime | None = None, batch: int = SCAN_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
+        check_batch(batch)
+        start = "AND start_time >= ?" if since is not None else ""
+        params = [self.dialect.time(since)] if since is not None else []
+        statement = self._q(
+            f"SELECT {self._session_columns} FROM sessions WHERE id > ? {start} ORDER BY id LIMIT ?"
+        )
+
+        def work(conn: Connection, *, after: int) -> list[tuple[int, dict[str, Any]]]:
+            found = session_dicts(conn.execute(statement, (after, *params, batch)).fetchall())
+            if not found:
+                return found
+            timelines: dict[int, list[dict[str, Any]]] = {}
+            for ref, session in found:
+                session["events"] = timelines[ref] = []
+            # A range on the index rather than a list: no limit on parameters.
+            events = conn.execute(self._scan_events, (found[0][0], found[-1][0])).fetchall()
+            for ref, event in event_dicts(events):
+                timeline = timelines.get(ref)
+                if timeline is not None:  # not a session that ``since`` left out
+                    timeline.append(event)
+            return found
+
+        after = 0
+        while True:
+            # A connection per batch, none held while the caller works on one.
+            found = self.dialect.read(functools.partial(work, after=after))
+            if not found:
+                return
+            after = found[-1][0]
+            yield [session for _, session in found]
+
+    def counts(self) -> StoreCounts:
+        row = self.dialect.read(
+            lambda conn: conn.execute(
+                "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM events), "
+                "(SELECT count(*) FROM costs)"
+            ).fetchone()
+        )
+        return StoreCounts(*map(int, row))
+
+    def _where(self, query: SessionQuery) -> tuple[str, list[Any]]:
+        time = self.dialect.time
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("operation_type = ?", query.operation_type),
+            ("user_name = ?", query.user),
+            ("start_time >= ?", time(query.since) if query.since is not None else None),
+            ("start_time < ?", time(query.until) if query.until is not None else None),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if query.status is not None:
+            # A literal (from the enum, never user text) lets the planner use the partial index.
+            clauses.append(f"status = '{Status(query.status).value}'")
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+@functools.cache
+def _sql(placeholder: str, statement: str) -> str:
+    """A statement written with ``?`` placeholders, in the driver's own."""
+    return statement if placeholder == "?" else statement.replace("?", placeholder)
