@@ -10,9 +10,8 @@ from m365_toolkit import (
     SessionManager,
     open_store,
 )
-from m365_toolkit.store.sqlite import APPLICATION_ID
 from m365_toolkit.store.jsonfile import JsonStore
-from m365_toolkit.store.sqlite import SQLiteStore
+from m365_toolkit.store.sqlite import APPLICATION_ID, SQLiteStore
 
 
 def files_in(folder):

@@ -101,6 +101,23 @@ def event_dicts(rows: Iterable[Sequence[Any]]) -> list[tuple[int, dict[str, Any]
     return events
 
 
+def attach_events(
+    sessions: list[tuple[int, dict[str, Any]]], events: list[tuple[int, dict[str, Any]]]
+) -> None:
+    """Give each ``(row id, session)`` its ``events`` from ``(session row id, event)`` pairs
+    grouped by session; events of other sessions are left out."""
+    timelines: dict[int, list[dict[str, Any]]] = {}
+    for ref, session in sessions:
+        session["events"] = timelines[ref] = []
+    current: int | None = None
+    timeline: list[dict[str, Any]] | None = None
+    for session_ref, event in events:
+        if session_ref != current:  # rows come grouped by session: look up once per group
+            current, timeline = session_ref, timelines.get(session_ref)
+        if timeline is not None:
+            timeline.append(event)
+
+
 def cost_totals(row: Sequence[Any]) -> CostTotals:
     """``requests, input, cached, output, reasoning tokens, total picodollars`` as totals."""
     requests, input_tokens, cached, output, reasoning, cost = row

@@ -19,7 +19,8 @@ from .._util.atomic import atomic_text_file
 from ..costs.model import CostRecord
 from ..errors import StoreError
 from ._jsonarray import JsonArrayFile
-from .memory import MemoryCostLog, MemoryState, MemoryStore
+from .memory import MemoryState, MemoryStore
+from .memory_costs import MemoryCostLog
 
 COST_LOG_NAME = "gpt5_cost_log.json"
 

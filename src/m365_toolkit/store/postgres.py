@@ -20,9 +20,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from ..errors import ConfigError, CorruptStoreError, SchemaError, StoreError, ValidationError
+from ..errors import ConfigError, SchemaError, StoreError, ValidationError
 from . import _safe
-from ._schema import migrations
+from ._pg_schema import SCHEMA_VERSION, migrate
 from .dialect import Connection as AnyConnection
 from .dialect import Dialect
 from .sql import SQLStore
@@ -39,39 +39,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 T = TypeVar("T")
-
-SCHEMA_VERSION = len(migrations("postgresql"))
-# Both halves of the advisory lock key: this constant and the hash of the schema migrated, so
-# stores in different schemas of one database migrate without waiting for each other.
-MIGRATION_LOCK = 0x4D333635  # "M365"
-
-VERSION_TABLE = "toolkit_schema_version"
-CREATE_VERSION_TABLE = f"""
-    CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (
-        only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-        version  integer NOT NULL
-    )
-"""
-SET_VERSION = (
-    f"INSERT INTO {VERSION_TABLE} (version) VALUES (%s) "
-    "ON CONFLICT (only_row) DO UPDATE SET version = excluded.version"
-)
-# One statement, so one snapshot. Tables are looked up in the current schema only (a store
-# in another schema further down the search_path must not count as this one), and through
-# pg_class, which a query reads as of its own snapshot: a name lookup (to_regclass) may
-# answer from this backend's cache, which can still say "no such table" after another
-# process created it while we waited for the migration lock.
-READ_STATE = f"""
-    SELECT current_schema(),
-           EXISTS (SELECT FROM pg_catalog.pg_class c
-                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                   WHERE n.nspname = current_schema() AND c.relname = '{VERSION_TABLE}'),
-           EXISTS (SELECT FROM pg_catalog.pg_class c
-                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                   WHERE n.nspname = current_schema() AND c.relname = 'sessions')
-"""
-READ_VERSION = f"SELECT version FROM {VERSION_TABLE}"
-LOCK_MIGRATIONS = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 
 _STREAM_ROWS = 2000  # rows fetched per round trip by stream()
 _CONNECT_TIMEOUT = 10  # seconds; libpq's default is to wait forever for an unreachable host
@@ -332,11 +299,7 @@ class PostgresDialect(Dialect):
         conn.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select}", params)
 
     def _prepare(self) -> None:
-        """Check the schema is a toolkit store of a known version; create or migrate it.
-
-        Processes starting together on an empty database serialise on an advisory lock held
-        by the migrating transaction; each re-reads the version under it.
-        """
+        """Check the schema is a toolkit store of a known version; create or migrate it."""
         try:
             conn = psycopg.connect(self._url, **self._connect)
         except psycopg.Error as exc:
@@ -345,47 +308,14 @@ class PostgresDialect(Dialect):
                 self.location,
             ) from None  # the driver's message may quote the connection string
         with self.mapped(), conn:
-            if self._version(conn) == SCHEMA_VERSION:
-                return
             try:
-                with conn.transaction():
-                    conn.execute(LOCK_MIGRATIONS, (MIGRATION_LOCK,))
-                    version = self._version(conn)
-                    conn.execute(CREATE_VERSION_TABLE)
-                    for migration in migrations("postgresql")[version:]:
-                        conn.execute(migration.script)
-                    conn.execute(SET_VERSION, (SCHEMA_VERSION,))
+                migrate(conn, self.location)
             except psycopg.Error as exc:
                 raise SchemaError(
                     f"Creating or migrating the session store {self.location!r} to schema "
                     f"version {SCHEMA_VERSION} failed: {self._clean(exc)}.",
                     self.location,
                 ) from exc
-
-    def _version(self, conn: Connection) -> int:
-        schema, versioned, has_sessions = _one(conn.execute(READ_STATE))
-        if schema is None:
-            raise ConfigError(
-                f"The search_path of {self.location!r} names no schema that exists; create "
-                "it (CREATE SCHEMA ...) or fix the options=-csearch_path=... of the URL."
-            )
-        if not versioned:
-            if has_sessions:
-                raise CorruptStoreError(
-                    f"Schema {schema!r} of {self.location!r} has a sessions table that the "
-                    "toolkit did not create. It was left untouched; name another schema.",
-                    self.location,
-                )
-            return 0
-        row = conn.execute(READ_VERSION).fetchone()
-        version = int(row[0]) if row is not None else 0
-        if version > SCHEMA_VERSION:
-            raise SchemaError(
-                f"The session store {self.location!r} has schema version {version}, newer than "
-                f"this toolkit understands ({SCHEMA_VERSION}); upgrade m365-security-toolkit.",
-                self.location,
-            )
-        return version
 
     def close(self) -> None:
         """Close the pool and its connections (not a pool inherited through fork)."""
@@ -402,12 +332,6 @@ def _url_password(url: str) -> str:
         return dict(parse_qsl(parts.query)).get("password", "")
     except ValueError:
         return ""
-
-
-def _one(cursor: psycopg.Cursor[tuple[Any, ...]]) -> tuple[Any, ...]:
-    row = cursor.fetchone()
-    assert row is not None
-    return row
 
 
 _IMPORT_SESSIONS = (

@@ -20,7 +20,7 @@ from ..sessions.model import Event, Session, Status, duration_between, with_seq
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind
-from ._rows import event_dicts, no_gc, session_dicts
+from ._rows import attach_events, event_dicts, no_gc, session_dicts
 from ._rules import batches, check_batch, duplicate_session
 from .dialect import Connection, Dialect
 
@@ -313,19 +313,10 @@ class SQLStore(Closing):
             sessions = [session for _, session in found]
             if not query.with_events or not sessions:
                 return sessions
-            timelines: dict[int, list[dict[str, Any]]] = {}  # by the sessions' row id
-            for found_ref, session in found:
-                session["events"] = timelines[found_ref] = []
             # By the ids found, not the query again: sessions started meanwhile stay out.
-            events = conn.execute(self._timelines, (d.array(list(timelines)),))
+            events = conn.execute(self._timelines, (d.array([ref for ref, _ in found]),))
             with no_gc():
-                event_rows = event_dicts(events)
-            ref: int | None = None
-            timeline: list[dict[str, Any]] = []
-            for session_ref, event in event_rows:
-                if session_ref != ref:  # rows come grouped by session: look up once per group
-                    ref, timeline = session_ref, timelines[session_ref]
-                timeline.append(event)
+                attach_events(found, event_dicts(events))
             return sessions
 
         return d.read(work)
@@ -356,15 +347,9 @@ class SQLStore(Closing):
             found = session_dicts(conn.execute(statement, (after, *params, batch)).fetchall())
             if not found:
                 return found
-            timelines: dict[int, list[dict[str, Any]]] = {}
-            for ref, session in found:
-                session["events"] = timelines[ref] = []
             # A range on the index rather than a list: no limit on parameters.
             events = conn.execute(self._scan_events, (found[0][0], found[-1][0])).fetchall()
-            for ref, event in event_dicts(events):
-                timeline = timelines.get(ref)
-                if timeline is not None:  # not a session that ``since`` left out
-                    timeline.append(event)
+            attach_events(found, event_dicts(events))
             return found
 
         after = 0
