@@ -22,13 +22,8 @@ from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind
 from ._rows import attach_events, event_dicts, no_gc, session_dicts
 from ._rules import batches, check_batch, duplicate_session
+from ._statements import EVENT_FIELDS, Statements
 from .dialect import Connection, Dialect
-
-SESSION_FIELDS = (
-    "session_id", "user_name", "operation_type", "metadata", "start_time", "end_time",
-    "status", "duration_seconds", "host", "pid",
-)  # fmt: skip
-EVENT_FIELDS = ("seq", "session", "timestamp", "type", "description", "data")
 
 
 class SQLStore(Closing):
@@ -38,47 +33,7 @@ class SQLStore(Closing):
         self.dialect = dialect
         self.location = dialect.location
         self._journal = Journal()
-        d, p = dialect, dialect.placeholder
-        q = functools.partial(_sql, p)
-        self._session_columns = (
-            "id, session_id, user_name, operation_type, metadata, "
-            f"{d.iso('start_time')}, {d.iso('end_time')}, status, duration_seconds, host, pid"
-        )
-        self._event_columns = f"session, seq, {d.iso('timestamp')}, type, description, data"
-        self._insert_session = q(
-            f"INSERT INTO sessions ({', '.join(SESSION_FIELDS)}) VALUES "
-            f"({', '.join('?' * len(SESSION_FIELDS))}) "
-            "ON CONFLICT (session_id) DO NOTHING RETURNING id"
-        )
-        self._insert_event = q(
-            f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
-            f"VALUES ({d.next_seq}, ?, ?, ?, ?, ?) RETURNING seq"
-        )
-        self._append_event = q(
-            f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
-            f"SELECT {d.next_seq}, id, ?, ?, ?, ? FROM sessions "
-            f"WHERE session_id = ? AND status = 'active'{d.share_lock} RETURNING seq"
-        )
-        self._lock_session = q(
-            f"SELECT id, status, start_time FROM sessions WHERE session_id = ?{d.update_lock}"
-        )
-        self._finish = q(
-            "UPDATE sessions SET status = ?, end_time = ?, duration_seconds = ? WHERE id = ?"
-        )
-        self._status = q("SELECT status FROM sessions WHERE session_id = ?")
-        self._get = q(f"SELECT {self._session_columns} FROM sessions WHERE session_id = ?")
-        self._timeline = q(
-            f"SELECT {self._event_columns} FROM events WHERE session = ? ORDER BY seq"
-        )
-        self._timelines = q(
-            f"SELECT {self._event_columns} FROM events WHERE {d.any_of('session')} "
-            "ORDER BY session, seq"
-        )
-        self._scan_events = q(
-            f"SELECT {self._event_columns} FROM events WHERE session BETWEEN ? AND ? "
-            "ORDER BY session, seq"
-        )
-        self._q = q
+        self.sql = Statements(dialect)
         from .sql_costs import SQLCostLog  # the cost log shares this store's dialect
 
         self._costs = SQLCostLog(self)
@@ -157,7 +112,7 @@ class SQLStore(Closing):
     def create(self, session: Session) -> list[int]:
         d = self.dialect
         with self._journal.transaction() as written, d.transaction() as conn:
-            found = conn.execute(self._insert_session, self._session_row(session)).fetchone()
+            found = conn.execute(self.sql.insert_session, self._session_row(session)).fetchone()
             if found is None:
                 raise duplicate_session(session.session_id, self.location)
             ref = int(found[0])
@@ -165,7 +120,7 @@ class SQLStore(Closing):
             for position, event in enumerate(session.events):
                 kind: RecordKind = "start" if position == 0 else "event"
                 seq = self._append(
-                    conn, written, self._insert_event, self._event_row(ref, event),
+                    conn, written, self.sql.insert_event, self._event_row(ref, event),
                     self._event_record(session, event, kind),
                 )  # fmt: skip
                 assert seq is not None
@@ -178,12 +133,12 @@ class SQLStore(Closing):
                   to_json(event.data), session_id)  # fmt: skip
         with self._journal.transaction() as written, d.statement() as conn:
             seq = self._append(
-                conn, written, self._append_event, params,
+                conn, written, self.sql.append_event, params,
                 self._event_record(session_id, event, "event"),
             )  # fmt: skip
         if seq is not None:
             return seq
-        status = d.read(lambda conn: conn.execute(self._status, (session_id,)).fetchone())
+        status = d.read(lambda conn: conn.execute(self.sql.status, (session_id,)).fetchone())
         if status is None:
             raise SessionNotFound(session_id, self.location)
         raise InvalidTransition(session_id, status[0], "add an event to")
@@ -193,7 +148,7 @@ class SQLStore(Closing):
     ) -> Finished:
         d = self.dialect
         with self._journal.transaction() as written, d.transaction() as conn:
-            row = conn.execute(self._lock_session, (session_id,)).fetchone()
+            row = conn.execute(self.sql.lock_session, (session_id,)).fetchone()
             if row is None:
                 raise SessionNotFound(session_id, self.location)
             ref, current, start = row
@@ -210,11 +165,11 @@ class SQLStore(Closing):
                     else self._event_record(session_id, event, "event")
                 )
                 seq = self._append(
-                    conn, written, self._insert_event, self._event_row(ref, event), make
+                    conn, written, self.sql.insert_event, self._event_row(ref, event), make
                 )
                 assert seq is not None
                 seqs.append(seq)
-            conn.execute(self._finish, (status.value, d.time(end_time), duration, ref))
+            conn.execute(self.sql.finish, (status.value, d.time(end_time), duration, ref))
         return Finished(end_time, duration, seqs)
 
     def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
@@ -227,7 +182,7 @@ class SQLStore(Closing):
             skipped += len(batch) - len(fresh)
             with self._journal.transaction() as written, d.transaction() as conn:
                 refs = d.insert_new_sessions(
-                    conn, self._insert_session, [self._session_row(s) for s in fresh.values()]
+                    conn, self.sql.insert_session, [self._session_row(s) for s in fresh.values()]
                 )
                 rows, records = [], []
                 for session_id, session in fresh.items():
@@ -253,7 +208,7 @@ class SQLStore(Closing):
         with d.transaction() as conn:
             d.temporary(
                 conn, "pruned",
-                self._q("SELECT id, session_id FROM sessions WHERE start_time < ? "
+                self.sql.q("SELECT id, session_id FROM sessions WHERE start_time < ? "
                         "AND status <> 'active'"),
                 (d.time(before),),
             )  # fmt: skip
@@ -288,10 +243,10 @@ class SQLStore(Closing):
 
     def get(self, session_id: str) -> dict[str, Any] | None:
         def work(conn: Connection) -> dict[str, Any] | None:
-            row = conn.execute(self._get, (session_id,)).fetchone()
+            row = conn.execute(self.sql.get, (session_id,)).fetchone()
             if row is None:
                 return None
-            events = conn.execute(self._timeline, (row[0],)).fetchall()
+            events = conn.execute(self.sql.timeline, (row[0],)).fetchall()
             _, session = session_dicts([row])[0]
             session["events"] = [event for _, event in event_dicts(events)]
             return session
@@ -301,10 +256,7 @@ class SQLStore(Closing):
     def history(self, query: SessionQuery) -> list[dict[str, Any]]:
         d = self.dialect
         where, params = self._where(query)
-        statement = self._q(
-            f"SELECT {self._session_columns} FROM sessions {where} "
-            "ORDER BY start_time DESC, id DESC LIMIT ?"
-        )
+        statement = self.sql.history(where)
 
         def work(conn: Connection) -> list[dict[str, Any]]:
             rows = conn.execute(statement, (*params, d.limit(query.limit))).fetchall()
@@ -314,7 +266,7 @@ class SQLStore(Closing):
             if not query.with_events or not sessions:
                 return sessions
             # By the ids found, not the query again: sessions started meanwhile stay out.
-            events = conn.execute(self._timelines, (d.array([ref for ref, _ in found]),))
+            events = conn.execute(self.sql.timelines, (d.array([ref for ref, _ in found]),))
             with no_gc():
                 attach_events(found, event_dicts(events))
             return sessions
@@ -323,13 +275,7 @@ class SQLStore(Closing):
 
     def statistics(self, since: datetime | None) -> dict[str, Any]:
         where, params = self._where(SessionQuery(since=since))
-        # Grouped by status first: no index starts with it, so SQLite reads the window through
-        # sessions_by_start instead of walking all of sessions_by_type to skip a sort.
-        statement = self._q(
-            "SELECT operation_type, user_name, status, count(*), "
-            "coalesce(sum(duration_seconds), 0), count(duration_seconds) "
-            f"FROM sessions {where} GROUP BY status, operation_type, user_name"
-        )
+        statement = self.sql.statistics(where)
         groups = self.dialect.read(lambda conn: conn.execute(statement, params).fetchall())
         return statistics_from_groups(groups)
 
@@ -339,8 +285,9 @@ class SQLStore(Closing):
         check_batch(batch)
         start = "AND start_time >= ?" if since is not None else ""
         params = [self.dialect.time(since)] if since is not None else []
-        statement = self._q(
-            f"SELECT {self._session_columns} FROM sessions WHERE id > ? {start} ORDER BY id LIMIT ?"
+        statement = self.sql.q(
+            f"SELECT {self.sql.session_columns} FROM sessions WHERE id > ? {start} "
+            "ORDER BY id LIMIT ?"
         )
 
         def work(conn: Connection, *, after: int) -> list[tuple[int, dict[str, Any]]]:
@@ -348,7 +295,7 @@ class SQLStore(Closing):
             if not found:
                 return found
             # A range on the index rather than a list: no limit on parameters.
-            events = conn.execute(self._scan_events, (found[0][0], found[-1][0])).fetchall()
+            events = conn.execute(self.sql.scan_events, (found[0][0], found[-1][0])).fetchall()
             attach_events(found, event_dicts(events))
             return found
 
@@ -387,9 +334,3 @@ class SQLStore(Closing):
             # A literal (from the enum, never user text) lets the planner use the partial index.
             clauses.append(f"status = '{Status(query.status).value}'")
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-@functools.cache
-def _sql(placeholder: str, statement: str) -> str:
-    """A statement written with ``?`` placeholders, in the driver's own."""
-    return statement if placeholder == "?" else statement.replace("?", placeholder)

@@ -14,35 +14,10 @@ from . import ImportResult
 from ._journal import Record
 from ._rows import cost_entry, cost_totals
 from ._rules import batches
+from ._statements import COST_FIELDS, SUMS
 
 if TYPE_CHECKING:
     from .sql import SQLStore
-
-COST_FIELDS = (
-    "seq", "timestamp", "session_id", "user_name", "operation_type", "model", "request_type",
-    "input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "input_cost",
-    "cached_cost", "output_cost", "total_cost", "price_source", "metadata",
-)  # fmt: skip
-TOTALS = "requests, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_cost"
-# Exact integer sums (SQLite's total() would add in floating point).
-SUMS = (
-    "count(*), coalesce(sum(input_tokens), 0), coalesce(sum(cached_tokens), 0), "
-    "coalesce(sum(output_tokens), 0), coalesce(sum(reasoning_tokens), 0), "
-    "coalesce(sum(total_cost), 0)"
-)
-# Parameters: session_id, requests, input, cached, output, reasoning tokens, total cost.
-ADD_TO_TOTALS = (
-    f"INSERT INTO cost_sessions (session_id, {TOTALS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (session_id) DO UPDATE SET "
-    + ", ".join(f"{c} = cost_sessions.{c} + excluded.{c}" for c in TOTALS.split(", "))
-    + f" RETURNING {TOTALS}"
-)
-GROUP_KEYS = {
-    "model": "model",
-    "type": "request_type",
-    "operation": "coalesce(operation_type, '(no session)')",
-    "user": "user_name",
-}
 
 
 class SQLCostLog:
@@ -56,25 +31,8 @@ class SQLCostLog:
     def __init__(self, store: SQLStore) -> None:
         self._store = store
         self.location = store.location
-        d, q = store.dialect, store._q
-        self._d = d
-        self._insert = q(
-            f"INSERT INTO costs ({', '.join(COST_FIELDS)}) VALUES "
-            f"({d.next_seq}, {', '.join('?' * (len(COST_FIELDS) - 1))}) RETURNING seq"
-        )
-        self._add_to_totals = q(ADD_TO_TOTALS)
-        self._entry_columns = f"{d.iso('timestamp')}, {', '.join(COST_FIELDS[2:])}"
-        self._by_session = q(
-            f"SELECT session_id, {TOTALS} FROM cost_sessions WHERE {d.any_of('session_id')}"
-        )
-        # By the time index; the session test matches a missing session id too.
-        self._find = q(
-            "SELECT 1 FROM costs WHERE timestamp = ? AND (session_id = ? OR "
-            "(session_id IS NULL AND ? IS NULL)) AND model = ? AND request_type = ? "
-            "AND input_tokens = ? AND cached_tokens = ? AND output_tokens = ? "
-            "AND reasoning_tokens = ? LIMIT 1"
-        )
-        self._group_keys = {**GROUP_KEYS, "day": d.day("timestamp")}
+        self._d = store.dialect
+        self.sql = store.sql
 
     def close(self) -> None:
         """The store owns the connections."""
@@ -85,11 +43,13 @@ class SQLCostLog:
         row = self._row(record)
         store = self._store
         with store._journal.transaction() as written, self._d.transaction() as conn:
-            store._append(conn, written, self._insert, row, lambda seq: _record(seq, record))
+            store._append(
+                conn, written, self.sql.insert_cost, row, lambda seq: _record(seq, record)
+            )
             if record.session_id is None:
                 return CostTotals()
             totals = conn.execute(
-                self._add_to_totals, _increment(record.session_id, row)
+                self.sql.add_to_totals, _increment(record.session_id, row)
             ).fetchone()
         return cost_totals(totals)
 
@@ -106,7 +66,7 @@ class SQLCostLog:
             found = self.by_session([session_id]).get(session_id)
             return found.cost if found is not None else Decimal(0)
         where, params = self._where(since, until, user=user, session_id=session_id)
-        statement = self._store._q(f"SELECT coalesce(sum(total_cost), 0) FROM costs {where}")
+        statement = self.sql.q(f"SELECT coalesce(sum(total_cost), 0) FROM costs {where}")
         row = self._d.read(lambda conn: conn.execute(statement, params).fetchone())
         return from_pico(int(row[0]))
 
@@ -115,9 +75,9 @@ class SQLCostLog:
     ) -> list[CostGroup]:
         """Totals per model, type, operation, user or day; most expensive first, then by
         name in byte order."""
-        key = self._group_keys[check_group(group_by)]
+        key = self.sql.cost_groups[check_group(group_by)]
         where, params = self._where(since, until)
-        statement = self._store._q(
+        statement = self.sql.q(
             f"SELECT {key}{self._d.bytewise} AS grp, {SUMS} FROM costs {where} GROUP BY grp "
             "ORDER BY coalesce(sum(total_cost), 0) DESC, grp"
         )
@@ -129,7 +89,9 @@ class SQLCostLog:
         if not session_ids:
             return {}
         rows = self._d.read(
-            lambda conn: conn.execute(self._by_session, (self._d.array(session_ids),)).fetchall()
+            lambda conn: conn.execute(
+                self.sql.session_totals, (self._d.array(session_ids),)
+            ).fetchall()
         )
         return {row[0]: cost_totals(row[1:]) for row in rows}
 
@@ -146,7 +108,10 @@ class SQLCostLog:
                 stored = self._d.stored_costs(
                     conn,
                     list(fresh),
-                    lambda k: conn.execute(self._find, (k[0], k[1], *k[1:])).fetchone() is not None,
+                    lambda k: (
+                        conn.execute(self.sql.find_cost, (k[0], k[1], *k[1:])).fetchone()
+                        is not None
+                    ),
                 )
                 added = [pair for key, pair in fresh.items() if key not in stored]
                 store._append_many(
@@ -160,7 +125,7 @@ class SQLCostLog:
                         for i, value in enumerate(_increment(record.session_id, row)[1:]):
                             sums[i] += value
                 for session_id, sums in totals.items():
-                    conn.execute(self._add_to_totals, (session_id, *sums)).fetchone()
+                    conn.execute(self.sql.add_to_totals, (session_id, *sums)).fetchone()
             imported += len(added)
             skipped += len(batch) - len(added)
         return ImportResult(imported, skipped)
@@ -168,7 +133,9 @@ class SQLCostLog:
     def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Every record (oldest first) in the cost log's entry format, streamed."""
         where, params = self._where(since, None)
-        statement = self._store._q(f"SELECT {self._entry_columns} FROM costs {where} ORDER BY seq")
+        statement = self.sql.q(
+            f"SELECT {self.sql.cost_entry_columns} FROM costs {where} ORDER BY seq"
+        )
         for row in self._d.stream(statement, params):
             yield cost_entry(row)
 
