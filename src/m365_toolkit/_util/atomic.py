@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 
 
 @contextmanager
@@ -19,10 +20,22 @@ def atomic_text_file(path: Path, what: str = "file") -> Iterator[IO[str]]:
     ``path`` is left as it was. Its name ``.<name>.<pid>.tmp`` lets a later process find
     and remove the leftovers of a writer that was killed mid-write.
 
+    A symbolic link is written through: its target is replaced and the link stays. A FIFO
+    or a character device (``/dev/stdout``, a pipe) is written to as a stream, never
+    replaced by a regular file.
+
     Raises:
         StoreError: The file cannot be written; the message names it as ``what``.
     """
-    path = path.expanduser().absolute()
+    shown = path.expanduser().absolute()
+    path = Path(os.path.realpath(shown))
+    if _is_stream(path):
+        try:
+            with path.open("w", encoding="utf-8", newline="") as file:
+                yield file
+        except OSError as exc:
+            raise StoreError(f"Cannot write the {what} {str(shown)!r}: {exc}.", str(shown)) from exc
+        return
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with temporary.open("w", encoding="utf-8", newline="") as file:
@@ -33,7 +46,7 @@ def atomic_text_file(path: Path, what: str = "file") -> Iterator[IO[str]]:
         fsync_folder(path.parent)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise StoreError(f"Cannot write the {what} {str(path)!r}: {exc}.", str(path)) from exc
+        raise StoreError(f"Cannot write the {what} {str(shown)!r}: {exc}.", str(shown)) from exc
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -51,3 +64,27 @@ def fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def refuse_store_files(target: str | os.PathLike[str], store_files: Iterable[Path]) -> None:
+    """Refuse an output path that is one of the store's own files (or a link to one).
+
+    Raises:
+        ConfigError: ``target`` names the store or a file beside it that the store keeps.
+    """
+    wanted = os.path.realpath(Path(target).expanduser())
+    for kept in store_files:
+        if os.path.realpath(kept) == wanted:
+            raise ConfigError(
+                f"Refusing to write to {os.fspath(target)!r}: it is the session store's own "
+                f"file {str(kept)!r}, and writing there would destroy the audit trail. "
+                "Name another output file."
+            )
+
+
+def _is_stream(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)

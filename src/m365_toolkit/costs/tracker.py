@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._util import system as _system
+from .._util.atomic import refuse_store_files
 from .._util.values import clean_mapping, require_name
 from ..errors import BudgetExceededError, UnknownModel
 from ..sessions.manager import SessionManager, get_session_manager
@@ -313,6 +314,7 @@ class GPT5CostTracker:
         self, output_path: str | os.PathLike[str] = "output/reports/gpt5_costs.csv"
     ) -> int:
         """Write every cost record to a CSV file (replaced atomically); return the row count."""
+        refuse_store_files(output_path, self.costs.files())
         return write_csv(self.costs.entries(), Path(output_path))
 
 

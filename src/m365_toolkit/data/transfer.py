@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from .._util.atomic import atomic_text_file
+from .._util.atomic import atomic_text_file, refuse_store_files
 from ..costs.model import CostRecord
 from ..errors import ConfigError, CorruptStoreError, StoreError, ValidationError
 from ..sessions.model import Session
 from ..store import SCAN_BATCH, ImportResult, Store, StoreCounts
 
+T = TypeVar("T")
 EXPORT_FORMATS = ("json", "jsonl", "csv")
 IMPORT_FORMATS = ("auto", "json", "jsonl", "costs")
 CSV_COLUMNS = (
@@ -90,6 +91,7 @@ def export_to_file(
     Raises:
         StoreError: The file cannot be written.
     """
+    refuse_store_files(path, store.files())
     with atomic_text_file(Path(path)) as out:
         return export_sessions(store, out, fmt, since=since, batch=batch)
 
@@ -127,15 +129,19 @@ def import_file(
     ``.ndjson`` files, else reads the JSON array and tells sessions from cost entries.
     Sessions are matched by id; cost records by :attr:`CostRecord.natural_key`.
 
+    A file is imported whole or not at all: one transaction, so a bad record anywhere
+    stores nothing. ``batch`` is kept for callers of earlier releases and not used.
+
     Raises:
         CorruptStoreError: The file cannot be read in that format.
-        ValidationError: A record in it lacks a required field or holds an invalid value.
+        ValidationError: A record in it lacks a required field or holds an invalid value;
+            the message names the record (``record N`` or ``line N``) and the field.
     """
     source = Path(path)
     if fmt not in IMPORT_FORMATS:
         raise ValidationError(f"Cannot import {fmt!r}; use one of {', '.join(IMPORT_FORMATS)}.")
     if fmt == "jsonl" or (fmt == "auto" and source.suffix.lower() in (".jsonl", ".ndjson")):
-        return _import_lines(store, source, batch)
+        return _import_lines(store, source)
     try:
         records = json.loads(source.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -145,14 +151,29 @@ def import_file(
             f"Cannot import {str(source)!r}: it is not a JSON array of sessions or cost entries.",
             str(source),
         )
+    numbered = ((f"record {index}", record) for index, record in enumerate(records, 1))
     if fmt == "costs" or (fmt == "auto" and records and all(map(_is_cost_entry, records))):
-        result = store.costs.import_records(CostRecord.from_entry(entry) for entry in records)
+        result = store.costs.import_records(_read(numbered, CostRecord.from_entry, source))
         return FileImport("costs", result.imported, result.skipped)
-    result = store.import_sessions(Session.from_dict(record) for record in records)
+    result = store.import_sessions(_read(numbered, Session.from_dict, source))
     return FileImport("sessions", result.imported, result.skipped)
 
 
-def _import_lines(store: Store, source: Path, batch: int) -> FileImport:
+def _read(
+    records: Iterable[tuple[str, dict[str, Any]]],
+    read: Callable[[dict[str, Any]], T],
+    source: Path,
+) -> Iterator[T]:
+    """Each record read as a session or cost record; the first bad one stops the import
+    (which then stores nothing) with an error naming it, the field and what was wrong."""
+    for where, record in records:
+        try:
+            yield read(record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise ValidationError(f"Cannot import {str(source)!r}: {where}: {exc}") from None
+
+
+def _import_lines(store: Store, source: Path) -> FileImport:
     try:
         file = source.open(encoding="utf-8-sig")
     except OSError as exc:
@@ -162,20 +183,16 @@ def _import_lines(store: Store, source: Path, batch: int) -> FileImport:
         first = next(records, None)
         if first is None:
             return FileImport("sessions", 0, 0)
-        imported = skipped = 0
-        costs = _is_cost_entry(first)
+        costs = _is_cost_entry(first[1])
         stream = chain([first], records)
-        while chunk := list(islice(stream, batch)):
-            if costs:
-                result = store.costs.import_records(map(CostRecord.from_entry, chunk))
-            else:
-                result = store.import_sessions(map(Session.from_dict, chunk))
-            imported += result.imported
-            skipped += result.skipped
-    return FileImport("costs" if costs else "sessions", imported, skipped)
+        if costs:
+            result = store.costs.import_records(_read(stream, CostRecord.from_entry, source))
+        else:
+            result = store.import_sessions(_read(stream, Session.from_dict, source))
+    return FileImport("costs" if costs else "sessions", result.imported, result.skipped)
 
 
-def _json_lines(lines: Iterable[str], source: Path) -> Iterator[dict[str, Any]]:
+def _json_lines(lines: Iterable[str], source: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -189,7 +206,7 @@ def _json_lines(lines: Iterable[str], source: Path) -> Iterator[dict[str, Any]]:
             raise CorruptStoreError(
                 f"Cannot import {str(source)!r}: line {number} is not a JSON object.", str(source)
             )
-        yield record
+        yield f"line {number}", record
 
 
 def _is_cost_entry(record: dict[str, Any]) -> bool:

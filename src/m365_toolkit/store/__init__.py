@@ -113,6 +113,10 @@ class CostLog(Protocol):
         nothing the second time."""
         ...
 
+    def files(self) -> list[Path]:
+        """The files the records are kept in (see :meth:`Store.files`)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -183,6 +187,12 @@ class Store(Protocol):
         """Call ``listener`` with every record this store object commits from now on, in
         sequence order, once each; return a function that removes it. A listener that raises
         is logged; the record stays stored."""
+        ...
+
+    def files(self) -> list[Path]:
+        """The files this store keeps its records in, and the ones beside them that it keeps
+        (journal, lock and sequence files): none for a server or memory store. Outputs
+        (exports, reports) must never be written over them."""
         ...
 
     def close(self) -> None:

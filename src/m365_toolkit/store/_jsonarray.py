@@ -72,6 +72,10 @@ class JsonArrayFile:
             yield records
             self.write(records)
 
+    def files(self) -> list[Path]:
+        """The file and its lock file."""
+        return [self.path, self._lock.path]
+
     def locked(self) -> AbstractContextManager[None]:
         """The file's lock, held for the block (for a caller that reads and writes itself)."""
         return self._lock.held()

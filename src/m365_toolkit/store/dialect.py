@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -94,6 +95,10 @@ class Dialect(ABC):
     @abstractmethod
     def stream(self, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
         """The rows of a query, fetched a few thousand at a time."""
+
+    def files(self) -> list[Path]:
+        """The database's files, its companions included (none for a server)."""
+        return []
 
     @abstractmethod
     def close(self) -> None:

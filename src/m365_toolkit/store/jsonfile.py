@@ -44,6 +44,10 @@ class JsonStore(MemoryStore):
         """The cost log beside the sessions file."""
         return self.path.with_name(COST_LOG_NAME)
 
+    def files(self) -> list[Path]:
+        """The sessions file, its cost log and the lock and sequence files beside them."""
+        return [*self._file.files(), self._seq_file, *self._costs_file().files()]
+
     def _costs_file(self) -> JsonArrayFile:
         if self._cost_file is None:  # opened on first use: a store without costs has no file
             self._cost_file = JsonArrayFile(self.cost_log_path, "cost log", _is_entry)
@@ -109,6 +113,9 @@ class _CostFile(MemoryStore):
     def __init__(self, path: Path) -> None:
         self._file = JsonArrayFile(path, "cost log", _is_entry)
         super().__init__(self._file.location)
+
+    def files(self) -> list[Path]:
+        return self._file.files()
 
     def _load(self) -> MemoryState:
         entries = self._file.read()

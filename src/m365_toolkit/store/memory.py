@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._util.closing import Closing
@@ -82,6 +83,10 @@ class MemoryStore(Closing):
     def costs(self) -> MemoryCostLog:
         """The cost records kept with these sessions."""
         return self._costs
+
+    def files(self) -> list[Path]:
+        """None: everything is in memory."""
+        return []
 
     def close(self) -> None:
         """Nothing to release."""
@@ -185,8 +190,9 @@ class MemoryStore(Closing):
 
     def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
         imported = skipped = 0
+        pending = list(sessions)  # all read before any is stored: a bad one stores nothing
         with self._journal.transaction() as written, self._writing() as state:
-            for session in sessions:
+            for session in pending:
                 if session.session_id in state.index:
                     skipped += 1
                     continue

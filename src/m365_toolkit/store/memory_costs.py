@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._util.system import format_time
@@ -30,6 +31,10 @@ class MemoryCostLog:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self.location = store.location
+
+    def files(self) -> list[Path]:
+        """The store's files."""
+        return self._store.files()
 
     def close(self) -> None:
         """The store owns the state."""
@@ -89,12 +94,13 @@ class MemoryCostLog:
     def import_records(self, records: Iterable[CostRecord]) -> ImportResult:
         imported = skipped = 0
         store = self._store
+        pending = list(records)  # all read before any is stored: a bad one stores nothing
         with (
             store._journal.transaction() as written,
             store._writing(sessions=False, costs=True) as state,
         ):
             known = {record.natural_key for _, record in state.costs}
-            for record in records:
+            for record in pending:
                 if record.natural_key in known:
                     skipped += 1
                     continue

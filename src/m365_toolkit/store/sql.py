@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from .._util.closing import Closing
@@ -40,6 +41,10 @@ class SQLStore(Closing):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
+
+    def files(self) -> list[Path]:
+        """The database's files, its companions included (none for PostgreSQL)."""
+        return self.dialect.files()
 
     def close(self) -> None:
         """Release the database connections."""
@@ -175,12 +180,13 @@ class SQLStore(Closing):
     def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
         imported = skipped = 0
         d = self.dialect
-        for batch in batches(sessions):
-            fresh: dict[str, Session] = {}  # the first of each id, in order
-            for session in batch:
-                fresh.setdefault(session.session_id, session)
-            skipped += len(batch) - len(fresh)
-            with self._journal.transaction() as written, d.transaction() as conn:
+        # One transaction for all: a bad record anywhere (the iterable raises) stores nothing.
+        with self._journal.transaction() as written, d.transaction() as conn:
+            for batch in batches(sessions):
+                fresh: dict[str, Session] = {}  # the first of each id, in order
+                for session in batch:
+                    fresh.setdefault(session.session_id, session)
+                skipped += len(batch) - len(fresh)
                 refs = d.insert_new_sessions(
                     conn, self.sql.insert_session, [self._session_row(s) for s in fresh.values()]
                 )
@@ -199,8 +205,8 @@ class SQLStore(Closing):
                         )  # fmt: skip
                         records.append(self._event_record(session, event, kind))
                 self._append_many(conn, written, "events", EVENT_FIELDS, rows, records)
-            imported += len(refs)
-            skipped += len(fresh) - len(refs)
+                imported += len(refs)
+                skipped += len(fresh) - len(refs)
         return ImportResult(imported, skipped)
 
     def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:

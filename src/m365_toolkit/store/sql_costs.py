@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._util.values import to_json
@@ -33,6 +34,10 @@ class SQLCostLog:
         self.location = store.location
         self._d = store.dialect
         self.sql = store.sql
+
+    def files(self) -> list[Path]:
+        """The store's files."""
+        return self._store.files()
 
     def close(self) -> None:
         """The store owns the connections."""
@@ -96,15 +101,16 @@ class SQLCostLog:
         return {row[0]: cost_totals(row[1:]) for row in rows}
 
     def import_records(self, records: Iterable[CostRecord]) -> ImportResult:
-        """Add the records not stored yet (by natural key), a thousand per transaction."""
+        """Add the records not stored yet (by natural key), all in one transaction."""
         imported = skipped = 0
         store = self._store
-        for batch in batches(records):
-            fresh: dict[tuple[Any, ...], tuple[CostRecord, tuple[Any, ...]]] = {}
-            for record in batch:
-                row = self._row(record)
-                fresh.setdefault(_key(row), (record, row))
-            with store._journal.transaction() as written, self._d.transaction() as conn:
+        # One transaction for all: a bad record anywhere (the iterable raises) stores nothing.
+        with store._journal.transaction() as written, self._d.transaction() as conn:
+            for batch in batches(records):
+                fresh: dict[tuple[Any, ...], tuple[CostRecord, tuple[Any, ...]]] = {}
+                for record in batch:
+                    row = self._row(record)
+                    fresh.setdefault(_key(row), (record, row))
                 stored = self._d.stored_costs(
                     conn,
                     list(fresh),
@@ -126,8 +132,8 @@ class SQLCostLog:
                             sums[i] += value
                 for session_id, sums in totals.items():
                     conn.execute(self.sql.add_to_totals, (session_id, *sums)).fetchone()
-            imported += len(added)
-            skipped += len(batch) - len(added)
+                imported += len(added)
+                skipped += len(batch) - len(added)
         return ImportResult(imported, skipped)
 
     def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:

@@ -172,6 +172,13 @@ class SQLiteDialect(Dialect):
         with self._mapped():
             yield from self.connect().execute(sql, params)
 
+    def files(self) -> list[Path]:
+        name = self.path.name
+        return [
+            self.path,
+            *(self.path.with_name(name + end) for end in ("-wal", "-shm", "-journal")),
+        ]
+
     def close(self) -> None:
         """Close every connection this store opened."""
         with self._lock:
