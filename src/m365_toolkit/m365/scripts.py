@@ -11,13 +11,12 @@ import anyio
 from anyio.abc import Process
 
 from ..errors import SessionsError
+from . import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # re-exported beside the runner
 
 AUDIT_SCRIPT = Path("scripts/powershell/Invoke-M365CISAudit.ps1")
 REMEDIATION_SCRIPT = Path("scripts/powershell/PostRemediateM365CIS.ps1")
 AUDIT_COMMAND_ENV = "M365_TOOLKIT_AUDIT_COMMAND"
 REMEDIATION_COMMAND_ENV = "M365_TOOLKIT_REMEDIATION_COMMAND"
-DEFAULT_TIMEOUT = 30 * 60.0
-"""Seconds an audit or remediation script may run before it is stopped."""
 _OUTPUT_LIMIT = 2_000_000  # bytes of stdout/stderr kept from a script
 
 

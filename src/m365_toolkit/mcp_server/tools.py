@@ -19,7 +19,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from ..m365.audit import compliance_status, run_audit
+from ..m365.audit import compliance_status
+from ..m365.audit.runner import run_audit
 from ..m365.remediation import remediate
 from ..m365.sharepoint import analyze_to_workbook
 from ..sessions.query import window_start

@@ -1,4 +1,8 @@
-"""The CIS audit: run it, read its results, summarise them and follow the trend."""
+"""The CIS audit: read its results, summarise them and follow the trend.
+
+Running the audit is :func:`m365_toolkit.m365.audit.runner.run_audit`, not imported here:
+its script runner needs anyio (the mcp extra), reading results does not.
+"""
 
 from .results import (
     REPORTS_SUBDIR,
@@ -10,7 +14,6 @@ from .results import (
     find_results,
     load_results,
 )
-from .runner import AuditRun, run_audit
 from .summary import (
     AuditSummary,
     ComplianceStatus,
@@ -25,7 +28,6 @@ __all__ = [
     "RESULTS_GLOB",
     "SEVERITIES",
     "STATUSES",
-    "AuditRun",
     "AuditSummary",
     "ComplianceStatus",
     "ControlResult",
@@ -35,6 +37,5 @@ __all__ = [
     "compliance_status",
     "find_results",
     "load_results",
-    "run_audit",
     "summarize",
 ]
