@@ -6,8 +6,9 @@ Usage (from the repo root)::
     python bench/bench_mcp.py --calls 100     # a quick try
 
 Builds the real server (``build_server``) on a temporary SQLite store pre-filled with 10,000
-sessions, adds two trivial tools to that same server, one wrapped in the real ``tracked`` with
-one ``step`` progress event like the toolkit's tools and one identical but untracked, and calls
+sessions, adds two trivial tools to that same server, one tracked by the server's real
+``SessionTracking`` middleware with one progress step like the toolkit's tools and one
+identical but untracked, and calls
 both through the SDK's in-process ``Client``. The difference of their times per call is what
 tracking costs. Also times the same lifecycle called directly on a ``SessionManager``, and the
 real ``session_statistics`` and ``list_sessions`` tools, for context. Runs are interleaved round
@@ -36,7 +37,16 @@ from mcp.server.mcpserver import MCPServer
 
 from m365_toolkit import SessionManager
 from m365_toolkit._util.system import utc_now
-from m365_toolkit.mcp_server.server import READ_ONLY, AppState, Ctx, build_server, step, tracked
+from m365_toolkit.m365.progress import Step
+from m365_toolkit.mcp_server.server import (
+    READ_ONLY,
+    AppState,
+    Ctx,
+    SessionTracking,
+    TrackedTool,
+    build_server,
+    current_call,
+)
 
 STORED = 10_000
 UNTRACKED_ID = "00000000-0000-4000-8000-000000000000"  # same shape as a real session id
@@ -52,9 +62,12 @@ def add_probes(server: MCPServer[AppState]) -> None:
     @server.tool(annotations=READ_ONLY)
     async def probe_tracked(ctx: Ctx, value: int = 0) -> dict[str, Any]:
         """Echo ``value``, tracked as a session with one progress event."""
-        async with tracked(ctx, "session_query", "probe_tracked", {"value": value}) as session:
-            await step(ctx, session, 0, 1, "Probing")
-            return {"session_id": session.session_id, "value": value}
+        call = current_call()
+        await call.step(Step("Probing", done=0, total=1))
+        return {"session_id": call.session_id, "value": value}
+
+    [tracking] = [m for m in server.middleware if isinstance(m, SessionTracking)]
+    tracking.tools["probe_tracked"] = TrackedTool.of(probe_tracked, "session_query")
 
     @server.tool(annotations=READ_ONLY)
     async def probe_untracked(ctx: Ctx, value: int = 0) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def add_probes(server: MCPServer[AppState]) -> None:
 
 
 def direct_lifecycle(manager: SessionManager) -> None:
-    """What ``tracked`` + ``step`` do to the store, without MCP around it."""
+    """What the tracking middleware and one step do to the store, without MCP around it."""
     metadata = {"tool": "probe_direct", "arguments": {"value": 1}, "via": "mcp"}
     session = manager.create_session("session_query", metadata=metadata)
     session.add_event("progress", "Probing")
@@ -212,7 +225,7 @@ def run(args: argparse.Namespace) -> None:
             print(row)
     print(
         "1: two trivial tools added to the real server, called in turn through the in-process\n"
-        "Client: A wraps its body in tracked() + one step(), B is the same body untracked (same\n"
+        "Client: A is tracked by the middleware with one step, B is the same body untracked (same\n"
         "progress report, same result shape). A-B = tracking overhead per call: create session\n"
         "+ start event, 1 progress event, complete, each committed (WAL, synchronous=NORMAL);\n"
         "its median is that of the per-round differences. 'direct' = the same lifecycle called\n"

@@ -15,6 +15,7 @@ from mcp import Client, StdioServerParameters
 
 from m365_toolkit import SessionManager, Status
 from m365_toolkit.mcp_server import build_server
+from m365_toolkit.mcp_server.server import READ_ONLY, SessionTracking, TrackedTool, current_call
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDIN = ROOT / "tests" / "standins" / "fake_audit.py"
@@ -69,6 +70,65 @@ async def test_every_tool_is_listed_with_honest_annotations(root):
                  "get_compliance_status"):  # fmt: skip
         assert tools[name].annotations.read_only_hint is True
     assert tools["run_security_audit"].annotations.read_only_hint is False
+
+
+async def test_every_tool_has_an_output_schema_naming_its_fields_and_the_session(root):
+    async with Client(build_server(root)) as client:
+        tools = (await client.list_tools()).tools
+    for tool in tools:
+        properties = (tool.output_schema or {}).get("properties", {})
+        assert "session_id" in properties and len(properties) >= 2, tool.name
+
+
+async def test_every_tool_is_tracked_by_the_middleware_with_an_operation_type(root):
+    server = build_server(root)
+    [tracking] = [m for m in server.middleware if isinstance(m, SessionTracking)]
+    assert set(tracking.tools) == TOOLS
+    assert tracking.tools["run_security_audit"].operation_type == "security_audit"
+    assert tracking.tools["list_sessions"].defaults["limit"] == 50
+
+
+async def test_a_session_has_one_start_and_one_complete_event_and_steps_are_progress(
+    root, monkeypatch
+):
+    monkeypatch.setenv("M365_TOOLKIT_AUDIT_COMMAND", standin("ok"))
+    monkeypatch.setenv("M365_TOOLKIT_REMEDIATION_COMMAND", standin("remediate"))
+    async with Client(build_server(root)) as client:
+        await client.call_tool("run_security_audit", {})
+        await client.call_tool("analyze_sharepoint_permissions", {"input_file": "data/perms.csv"})
+        await client.call_tool("remediate_security_issues", {})
+        await client.call_tool("run_security_audit", {"spo_admin_url": "http://x"})
+    for stored in sessions_of(root):
+        types = [e["type"] for e in stored["events"]]
+        assert types.count("start") == 1 and types[0] == "start", types
+        assert types.count("complete") == 1 and types[-1] == "complete", types
+        assert set(types[1:-1]) <= {"progress", "error"}, types
+    audit = sessions_of(root)[-1]
+    [done] = [e for e in audit["events"] if e["description"].startswith("Audit completed")]
+    assert done["type"] == "progress"
+    assert set(done["data"]) == {"results_file", "compliance_percent"}
+    assert sessions_of(root)[0]["metadata"]["arguments"]["spo_admin_url"] == "http://x"
+
+
+async def test_a_crashing_tool_is_an_error_naming_its_type_and_session_not_its_text(root):
+    server = build_server(root)
+
+    @server.tool(annotations=READ_ONLY)
+    async def crash() -> dict[str, Any]:
+        """Fail the way a bug would."""
+        current_call()
+        raise ZeroDivisionError("secret detail")
+
+    [tracking] = [m for m in server.middleware if isinstance(m, SessionTracking)]
+    tracking.tools["crash"] = TrackedTool.of(crash, "session_query")
+    async with Client(server) as client:
+        result = await client.call_tool("crash", {})
+    [stored] = sessions_of(root)
+    assert result.is_error
+    assert "internal error (ZeroDivisionError)" in text_of(result)
+    assert stored["session_id"] in text_of(result) and "secret detail" not in text_of(result)
+    assert stored["status"] == "error"
+    assert stored["events"][-2]["data"]["message"] == "secret detail"
 
 
 async def test_a_security_audit_runs_the_script_and_records_the_guides_events(root, monkeypatch):

@@ -14,7 +14,7 @@ from m365_toolkit.m365.sharepoint import (
     analyze_permissions,
     read_permissions,
 )
-from m365_toolkit.m365.sharepoint_workbook import write_workbook
+from m365_toolkit.m365.sharepoint.workbook import write_workbook
 
 SAMPLE = (
     Path(__file__).parent.parent

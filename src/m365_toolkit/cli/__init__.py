@@ -1,6 +1,9 @@
-"""The ``m365-toolkit`` command: click groups, each command a thin adapter over the library."""
+"""The ``m365-toolkit`` command: click groups, each command a thin adapter over the library.
 
-from . import data as _data  # noqa: F401  (registers the data commands on the groups)
-from .main import cli, main
+One module per command group; importing them registers their commands on :data:`cli`.
+"""
+
+from . import audit, costs, data, demo, mcp, sessions, sharepoint  # noqa: F401  (registration)
+from .app import cli, main
 
 __all__ = ["cli", "main"]

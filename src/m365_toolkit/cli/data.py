@@ -1,7 +1,4 @@
-"""The data commands of ``m365-toolkit``: export, import, prune and store migrate.
-
-Importing this module registers them on the groups of :mod:`m365_toolkit.cli`.
-"""
+"""The data commands of ``m365-toolkit``: sessions export, import and prune; store migrate."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from ..data.retention import parse_age, prune_sessions
 from ..data.transfer import (
@@ -33,7 +29,9 @@ from ..errors import ConfigError, SessionsError
 from ..sessions.manager import SessionManager
 from ..sessions.query import window_start
 from ..store import SCAN_BATCH, StoreCounts, StoreLocation, open_store
-from .main import _echo_json, _store_options, cli, sessions
+from . import render
+from .app import cli, console, echo_json, store_options
+from .sessions import sessions
 
 
 @sessions.command("export")
@@ -55,7 +53,7 @@ from .main import _echo_json, _store_options, cli, sessions
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file (replaced only once complete) [default: stdout].",
 )
-@_store_options
+@store_options
 def export_command(
     manager: SessionManager, as_json: bool, fmt: str, days: float | None, output: Path | None
 ) -> None:
@@ -66,7 +64,7 @@ def export_command(
         return
     count = export_to_file(manager.store, output, fmt, since=since)
     if as_json:
-        _echo_json({"path": str(output), "format": fmt, "sessions": count})
+        echo_json({"path": str(output), "format": fmt, "sessions": count})
     else:
         click.echo(f"Exported {count} session(s) to {output}.")
 
@@ -82,12 +80,12 @@ def export_command(
     help="json: the guide's session log; jsonl: one session (or cost entry) per line; "
     "costs: the original toolkit's cost log; auto: tell them apart.",
 )
-@_store_options
+@store_options
 def import_command(manager: SessionManager, as_json: bool, file: str, fmt: str) -> None:
     """Import sessions or cost records; those already stored are skipped."""
     result = import_file(manager.store, file, fmt)
     if as_json:
-        _echo_json(
+        echo_json(
             {"records": result.records, "imported": result.imported, "skipped": result.skipped}
         )
         return
@@ -106,7 +104,7 @@ def import_command(manager: SessionManager, as_json: bool, file: str, fmt: str) 
     help="Delete finished sessions started longer ago than this (e.g. 365d, 52w).",
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
-@_store_options
+@store_options
 def prune_command(manager: SessionManager, as_json: bool, older_than: str, dry_run: bool) -> None:
     """Delete old finished sessions with their events and costs; never active ones."""
     try:
@@ -115,7 +113,7 @@ def prune_command(manager: SessionManager, as_json: bool, older_than: str, dry_r
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
     result = prune_sessions(manager.store, age, dry_run=dry_run, clock=manager.clock)
     if as_json:
-        _echo_json(
+        echo_json(
             {"dry_run": dry_run, "sessions": result.sessions, "events": result.events,
              "costs": result.costs}
         )  # fmt: skip
@@ -152,10 +150,10 @@ def migrate_command(source: str, target: str, batch: int, as_json: bool) -> None
         if source_location.scheme != "postgresql" and not source_location.path.exists():
             raise ConfigError(f"The source store {source!r} does not exist.")
         with open_store(source) as from_store, open_store(target) as to_store:
-            console = Console(stderr=True)
+            err = Console(stderr=True)
             columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())  # fmt: skip
-            with Progress(*columns, console=console, disable=as_json) as bar:
+            with Progress(*columns, console=err, disable=as_json) as bar:
                 tasks: dict[str, TaskID] = {}
 
                 def progress(stage: str, done: int, total: int) -> None:
@@ -167,26 +165,20 @@ def migrate_command(source: str, target: str, batch: int, as_json: bool) -> None
     except SessionsError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        _echo_json({
+        echo_json({
             "copied": {"sessions": result.sessions.imported, "costs": result.costs.imported},
             "skipped": {"sessions": result.sessions.skipped, "costs": result.costs.skipped},
             "source": _counts(result.source), "target": _counts(result.target),
             "matches": result.matches,
         })  # fmt: skip
     else:
-        table = Table(title=f"{from_store.location} -> {to_store.location}", title_justify="left")
-        for column in ("", "Copied", "Skipped", "Source", "Target"):
-            table.add_column(column, justify="left" if not column else "right")
-        for name, copied in (("sessions", result.sessions), ("events", None),
-                             ("costs", result.costs)):  # fmt: skip
-            table.add_row(
-                name,
-                str(copied.imported) if copied else "",
-                str(copied.skipped) if copied else "",
-                str(getattr(result.source, name)),
-                str(getattr(result.target, name)),
-            )
-        Console(width=160 if not sys.stdout.isatty() else None).print(table)
+        copied = {
+            "sessions": (result.sessions.imported, result.sessions.skipped),
+            "events": None,
+            "costs": (result.costs.imported, result.costs.skipped),
+        }
+        title = f"{from_store.location} -> {to_store.location}"
+        console().print(render.migrate_table(title, copied, result.source, result.target))
     try:
         result.check()
     except SessionsError as exc:

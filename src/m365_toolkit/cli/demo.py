@@ -1,4 +1,4 @@
-"""Sessions like the guide's examples, recorded for ``m365-toolkit demo``."""
+"""``m365-toolkit demo``: sessions like the guide's examples, and two MCP tools on samples."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import click
+
+from ..sessions.formatting import format_statistics
 from ..sessions.manager import SessionManager
+from . import render
+from .app import cli, console, echo_json, store_options
 
 _STEP = 0.05  # seconds of simulated work per step, so durations are not all zero
 
@@ -102,3 +107,37 @@ def run_tools(manager: SessionManager) -> list[dict[str, Any]] | None:
         return [dict(result.structured_content or {}) for result in results]
 
     return anyio.run(call)
+
+
+@cli.command("demo")
+@store_options
+def run_demo(manager: SessionManager, as_json: bool) -> None:
+    """Record a few realistic sessions, then show history and statistics."""
+    recorded = record_sessions(manager)
+    tools = run_tools(manager)
+    history = manager.get_session_history(days=1, limit=len(recorded) + len(tools or ()))
+    if as_json:
+        echo_json({"store": manager.storage_path, "sessions": history, "tools": tools})
+        return
+    out = console()
+    out.print(f"Recorded {len(history)} sessions in {manager.storage_path}")
+    if tools is None:
+        out.print("(Install the mcp extra to also see the MCP tools on the sample data.)")
+    else:
+        compliance, sharepoint = tools
+        summary = compliance["summary"]
+        out.print(
+            f"MCP get_compliance_status on the sample audit: {summary['compliance_percent']}% "
+            f"compliant, {summary['failed_count']} failed controls "
+            f"(session {compliance['session_id']})"
+        )
+        findings = sharepoint["analysis"]["findings"]
+        out.print(
+            f"MCP analyze_sharepoint_permissions on the sample export: "
+            f"{sharepoint['analysis']['row_count']} entries, {len(findings)} risk findings "
+            f"(session {sharepoint['session_id']})"
+        )
+        for finding in findings:
+            out.print(f"  - {finding['severity']}: {finding['title']}", highlight=False)
+    out.print(render.sessions_table(history, "Sessions recorded by the demo"))
+    click.echo(format_statistics(manager.get_statistics(30), 30))

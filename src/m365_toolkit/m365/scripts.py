@@ -11,6 +11,7 @@ import anyio
 from anyio.abc import Process
 
 from ..errors import SessionsError
+from . import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # re-exported beside the runner
 
 AUDIT_SCRIPT = Path("scripts/powershell/Invoke-M365CISAudit.ps1")
 REMEDIATION_SCRIPT = Path("scripts/powershell/PostRemediateM365CIS.ps1")
@@ -80,6 +81,26 @@ async def run_script(argv: list[str], cwd: Path, timeout: float) -> ScriptResult
             await _kill(process)
             raise
     return ScriptResult(argv, returncode, stdout, stderr)
+
+
+async def run_checked(argv: list[str], cwd: Path, timeout: float, what: str) -> ScriptResult:
+    """Run a script like :func:`run_script`; a non-zero exit is an error quoting its output.
+
+    Args:
+        argv: The command line.
+        cwd: The folder to run it in (the toolkit root).
+        timeout: Seconds before it is stopped.
+        what: What the script is ("audit", "remediation"), for the error message.
+
+    Raises:
+        ScriptError: The script could not run, ran too long or exited with a non-zero code.
+    """
+    result = await run_script(argv, cwd, timeout)
+    if result.returncode != 0:
+        raise ScriptError(
+            f"The {what} script exited with code {result.returncode}: {result.summary()}"
+        )
+    return result
 
 
 async def _collect(process: Process) -> tuple[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
@@ -11,7 +10,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from .._util import system as _system
@@ -23,6 +21,7 @@ from ..store import Finished, ImportResult, Store, StoreLocation, open_store
 from .formatting import format_statistics
 from .model import Event, Session, Status, final_status, with_seq
 from .query import SessionQuery, parse_status, window_start
+from .scope import SessionScope as SessionScope  # re-exported: it lived here
 
 LEGACY_LOG = "session_log.json"
 
@@ -284,58 +283,6 @@ class SessionManager(Closing):
                 f"Cannot import {str(source)!r}: it is not a JSON array of sessions.", str(source)
             )
         return self.store.import_sessions(Session.from_dict(record) for record in records)
-
-
-class SessionScope:
-    """Runs a block inside a session; see :meth:`SessionManager.session`."""
-
-    def __init__(
-        self,
-        manager: SessionManager,
-        operation_type: str,
-        user: str | None,
-        metadata: Mapping[str, Any] | None,
-    ) -> None:
-        self._manager = manager
-        self._args = (operation_type, user, metadata)
-        self.session: Session | None = None
-
-    def __enter__(self) -> Session:
-        self.session = self._manager.create_session(*self._args)
-        return self.session
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session = self.session
-        if session is None or not session.is_active:
-            return  # the block completed the session itself
-        if exc is None:
-            session.complete(Status.SUCCESS)
-        elif isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
-            session.add_event("cancelled", f"Cancelled by {type(exc).__name__}")
-            session.complete(Status.CANCELLED)
-        else:
-            session.add_event(
-                "error",
-                f"{type(exc).__name__}: {exc}",
-                {"exception_type": type(exc).__name__, "message": str(exc)},
-            )
-            session.complete(Status.ERROR)
-
-    async def __aenter__(self) -> Session:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 def _hint_legacy_log(store_path: Path) -> None:

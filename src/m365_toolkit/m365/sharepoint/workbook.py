@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ValidationError
-from .sharepoint import COLUMNS, SEVERITIES, PermissionAnalysis
+from ...errors import ConfigError, ValidationError
+from .analysis import PermissionAnalysis
+from .entries import COLUMNS
+from .findings import SEVERITIES
 
 _EXCEL_CELL_LIMIT = 32_767
 

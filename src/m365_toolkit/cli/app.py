@@ -1,0 +1,141 @@
+"""The root ``m365-toolkit`` group and what its commands share: options, JSON, the console."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from .. import __version__
+from ..data.retention import parse_age
+from ..errors import SessionsError, ValidationError
+from ..sessions.manager import SessionManager
+from ..sessions.model import Session
+
+F = TypeVar("F", bound=Callable[..., Any])
+STORE_HELP = (
+    "Session store: a SQLite file, a .json file or a store URL "
+    "[default: output/sessions/sessions.db; env M365_TOOLKIT_STORE]."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="m365-toolkit")
+def cli() -> None:
+    """Sessions and audit trail for Microsoft 365 security operations."""
+
+
+def main() -> None:
+    """Entry point of the ``m365-toolkit`` console script."""
+    cli()
+
+
+def store_options(command: F) -> F:
+    """Add ``--store`` and ``--json`` and turn toolkit errors into clean CLI errors."""
+
+    @click.option("--store", metavar="PATH_OR_URL", envvar="M365_TOOLKIT_STORE", help=STORE_HELP)
+    @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+    @functools.wraps(command)
+    def wrapper(*args: Any, store: str | None, as_json: bool, **kwargs: Any) -> Any:
+        try:
+            with SessionManager(store) as manager:
+                return command(*args, manager=manager, as_json=as_json, **kwargs)
+        except SessionsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def root_options(command: F) -> F:
+    """Add ``--root``, ``--store`` and ``--json`` for commands that run an operation.
+
+    The store defaults to ``output/sessions/sessions.db`` under the root, where the MCP
+    server keeps it too, so a run from the CLI and one from an assistant share one trail.
+    """
+
+    @click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="M365_TOOLKIT_ROOT",
+        help="Toolkit folder with output/ and scripts/ [default: current directory; "
+        "env M365_TOOLKIT_ROOT].",
+    )
+    @click.option(
+        "--store",
+        metavar="PATH_OR_URL",
+        envvar="M365_TOOLKIT_STORE",
+        help="Session store [default: output/sessions/sessions.db under the root; "
+        "env M365_TOOLKIT_STORE].",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any, root: Path | None, store: str | None, as_json: bool, **kwargs: Any
+    ) -> Any:
+        folder = (root or Path(".")).absolute()
+        location: str | os.PathLike[str] = store or folder / "output" / "sessions" / "sessions.db"
+        try:
+            with SessionManager(location) as manager:
+                return command(*args, manager=manager, root=folder, as_json=as_json, **kwargs)
+        except SessionsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def days_option(help_text: str) -> Callable[[F], F]:
+    """``--days N``, 30 by default."""
+    return click.option(
+        "--days", type=click.FloatRange(min=0), default=30, show_default=True, help=help_text
+    )
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def parse_age_option(text: str | None) -> timedelta | None:
+    """An ``--older-than`` value, or a usage error saying what is accepted."""
+    if text is None:
+        return None
+    try:
+        return parse_age(text)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console; piped output gets a wide one instead of 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr) if stream.isatty() else Console(stderr=stderr, width=160)
+
+
+@contextmanager
+def tracked(
+    manager: SessionManager, operation_type: str, command: str, arguments: dict[str, Any]
+) -> Iterator[Session]:
+    """Run a command's operation inside a session, as the MCP server runs a tool call.
+
+    The metadata names the command and its arguments (secrets are redacted by the manager);
+    the session completes as the block ends (see :class:`SessionScope`). A toolkit error
+    becomes a one-line CLI error naming the session.
+    """
+    scope = manager.session(
+        operation_type, metadata={"command": command, "arguments": arguments, "via": "cli"}
+    )
+    try:
+        with scope as session:
+            yield session
+    except SessionsError as exc:
+        where = f" (session {scope.session.session_id})" if scope.session is not None else ""
+        raise click.ClickException(f"{exc}{where}") from exc

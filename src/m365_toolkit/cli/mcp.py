@@ -1,0 +1,67 @@
+"""``m365-toolkit mcp``: serve the toolkit's operations to AI assistants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import SessionsError
+from .app import cli
+
+
+@cli.command("mcp")
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "streamable-http"]),
+    default="stdio",
+    show_default=True,
+    help="stdio for AI assistants; streamable-http to serve HTTP.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address to bind.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="HTTP port."
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="M365_TOOLKIT_ROOT",
+    help="Toolkit folder with output/ and scripts/ [default: current directory; "
+    "env M365_TOOLKIT_ROOT].",
+)
+@click.option(
+    "--store",
+    metavar="PATH_OR_URL",
+    envvar="M365_TOOLKIT_STORE",
+    help="Session store [default: output/sessions/sessions.db under the root].",
+)
+@click.option(
+    "--audit-timeout",
+    type=click.FloatRange(min=1),
+    envvar="M365_TOOLKIT_AUDIT_TIMEOUT",
+    help="Seconds before a hung audit or remediation script is stopped [default: 1800].",
+)
+def run_mcp(
+    transport: str,
+    host: str,
+    port: int,
+    root: Path | None,
+    store: str | None,
+    audit_timeout: float | None,
+) -> None:
+    """Serve the toolkit's operations to AI assistants over MCP."""
+    try:
+        from ..mcp_server.server import build_server
+    except ImportError as exc:
+        raise click.ClickException(
+            f"The MCP server needs the mcp extra ({exc.name} is missing): "
+            "pip install 'm365-security-toolkit[mcp]'."
+        ) from exc
+    try:
+        server = build_server(root, store, audit_timeout=audit_timeout)
+    except SessionsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if transport == "stdio":
+        server.run()
+    else:
+        server.run("streamable-http", host=host, port=port)
