@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .. import __version__
+from .. import __version__, settings
 from ..costs.model import GROUPS
 from ..data.retention import parse_age
 from ..errors import SessionsError, ValidationError
@@ -35,7 +35,7 @@ def _store_options(command: F) -> F:
     @click.option(
         "--store",
         metavar="PATH_OR_URL",
-        envvar="M365_TOOLKIT_STORE",
+        envvar=settings.STORE,
         help="Session store: a SQLite file, a .json file or a store URL "
         "[default: output/sessions/sessions.db; env M365_TOOLKIT_STORE].",
     )
@@ -355,20 +355,20 @@ def cost_budget(
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="M365_TOOLKIT_ROOT",
+    envvar=settings.ROOT,
     help="Toolkit folder with output/ and scripts/ [default: current directory; "
     "env M365_TOOLKIT_ROOT].",
 )
 @click.option(
     "--store",
     metavar="PATH_OR_URL",
-    envvar="M365_TOOLKIT_STORE",
+    envvar=settings.STORE,
     help="Session store [default: output/sessions/sessions.db under the root].",
 )
 @click.option(
     "--audit-timeout",
     type=click.FloatRange(min=1),
-    envvar="M365_TOOLKIT_AUDIT_TIMEOUT",
+    envvar=settings.AUDIT_TIMEOUT,
     help="Seconds before a hung audit or remediation script is stopped [default: 1800].",
 )
 def run_mcp(

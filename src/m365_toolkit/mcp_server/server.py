@@ -22,7 +22,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from .. import __version__
+from .. import __version__, settings
 from ..errors import SessionsError
 from ..m365.audit import compliance_status, find_results, load_results, summarize
 from ..m365.scripts import (
@@ -40,11 +40,11 @@ from ..m365.sharepoint_workbook import write_workbook
 from ..sessions.manager import SessionManager
 from ..sessions.model import Session, Status
 from ..sessions.query import window_start
-from ..store import STORE_ENV, Store
+from ..store import Store
 
-ROOT_ENV = "M365_TOOLKIT_ROOT"
-AUDIT_TIMEOUT_ENV = "M365_TOOLKIT_AUDIT_TIMEOUT"
-DEFAULT_AUDIT_TIMEOUT = 30 * 60.0
+ROOT_ENV = settings.ROOT
+AUDIT_TIMEOUT_ENV = settings.AUDIT_TIMEOUT
+DEFAULT_AUDIT_TIMEOUT = settings.DEFAULT_AUDIT_TIMEOUT
 REPORTS = Path("output") / "reports"
 INSTRUCTIONS = """\
 Tools for Microsoft 365 security work: CIS audits, compliance status, SharePoint permission
@@ -79,7 +79,7 @@ Ctx = Context[AppState, Any]
 
 def default_root() -> Path:
     """``M365_TOOLKIT_ROOT`` if set, else the current directory."""
-    return Path(os.environ.get(ROOT_ENV) or ".").absolute()
+    return settings.root()
 
 
 def build_server(
@@ -100,11 +100,9 @@ def build_server(
             (default ``M365_TOOLKIT_AUDIT_TIMEOUT`` or 30 minutes).
     """
     folder = Path(root).absolute() if root is not None else default_root()
-    timeout = audit_timeout or float(os.environ.get(AUDIT_TIMEOUT_ENV) or DEFAULT_AUDIT_TIMEOUT)
+    timeout = audit_timeout or settings.audit_timeout()
     if store is None or isinstance(store, (str, os.PathLike)):
-        location = (
-            store or os.environ.get(STORE_ENV) or folder / "output" / "sessions" / "sessions.db"
-        )
+        location = store or settings.store() or folder / settings.DEFAULT_STORE
 
         @asynccontextmanager
         async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
