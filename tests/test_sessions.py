@@ -153,6 +153,7 @@ def _no_machine_facts(monkeypatch):
     monkeypatch.setattr(system, "detect_user", refuse)
     monkeypatch.setattr("m365_toolkit.sessions.model.os.getpid", refuse)
     monkeypatch.setattr("m365_toolkit.sessions.model._new_id", refuse)
+    return refuse
 
 
 def test_from_dict_takes_everything_from_the_record_and_adds_no_event(monkeypatch):
@@ -172,8 +173,8 @@ def test_from_dict_takes_everything_from_the_record_and_adds_no_event(monkeypatc
              "data": {}, "seq": 3},
         ],
     }  # fmt: skip
-    _no_machine_facts(monkeypatch)
-    session = Session.from_dict(record)
+    refuse = _no_machine_facts(monkeypatch)
+    session = Session.from_dict(record, clock=refuse)
     assert (session.host, session.pid) == ("audit-host-1", 4242)
     assert [(e.type, e.seq) for e in session.events] == [("start", 3)]
     assert session.is_active and session.end_time is None and session.duration_seconds is None
@@ -181,9 +182,10 @@ def test_from_dict_takes_everything_from_the_record_and_adds_no_event(monkeypatc
 
 
 def test_from_dict_keeps_a_record_without_events_and_machine_facts_empty(monkeypatch):
-    _no_machine_facts(monkeypatch)
+    refuse = _no_machine_facts(monkeypatch)
     session = Session.from_dict(
-        {"session_id": "bare", "start_time": "2026-01-05T08:00:00.000000+00:00", "host": None}
+        {"session_id": "bare", "start_time": "2026-01-05T08:00:00.000000+00:00", "host": None},
+        clock=refuse,
     )
     assert session.events == []
     assert session.host is None and session.pid is None

@@ -12,7 +12,6 @@ from .. import settings
 from ..errors import ValidationError
 
 Clock = Callable[[], datetime]
-USER_ENV = settings.USER
 
 
 def utc_now() -> datetime:

@@ -13,7 +13,7 @@ from typing import Any
 from .. import settings
 from ..errors import ConfigError, ValidationError
 
-CONFIG_ENV = settings.COST_CONFIG
+CONFIG_ENV = settings.COST_CONFIG  # the name bench/ and older callers import
 BUDGET_NAMES = ("daily", "monthly", "user_daily", "user_monthly", "session")
 
 

@@ -42,9 +42,6 @@ from ..sessions.model import Session, Status
 from ..sessions.query import window_start
 from ..store import Store
 
-ROOT_ENV = settings.ROOT
-AUDIT_TIMEOUT_ENV = settings.AUDIT_TIMEOUT
-DEFAULT_AUDIT_TIMEOUT = settings.DEFAULT_AUDIT_TIMEOUT
 REPORTS = Path("output") / "reports"
 INSTRUCTIONS = """\
 Tools for Microsoft 365 security work: CIS audits, compliance status, SharePoint permission
