@@ -139,3 +139,141 @@ def test_from_dict_reports_a_missing_field_by_name():
 def test_event_round_trips_through_a_dict():
     event = Event(datetime(2026, 1, 1, tzinfo=UTC), "progress", "step", {"n": 1}, seq=7)
     assert Event.from_dict(event.to_dict()) == event
+
+
+def _no_machine_facts(monkeypatch):
+    """Make every clock, host and pid lookup fail, so from_dict proves it reads none."""
+    from m365_toolkit._util import system
+
+    def refuse(*_args):
+        raise AssertionError("from_dict looked at the machine")
+
+    monkeypatch.setattr(system, "utc_now", refuse)
+    monkeypatch.setattr(system, "hostname", refuse)
+    monkeypatch.setattr(system, "detect_user", refuse)
+    monkeypatch.setattr("m365_toolkit.sessions.model.os.getpid", refuse)
+    monkeypatch.setattr("m365_toolkit.sessions.model._new_id", refuse)
+    return refuse
+
+
+def test_from_dict_takes_everything_from_the_record_and_adds_no_event(monkeypatch):
+    record = {
+        "session_id": "s-7",
+        "user": "alice",
+        "operation_type": "security_audit",
+        "metadata": {"tenant": "contoso"},
+        "start_time": "2026-01-05T08:00:00.000000+00:00",
+        "end_time": None,
+        "status": "active",
+        "duration_seconds": None,
+        "host": "audit-host-1",
+        "pid": 4242,
+        "events": [
+            {"timestamp": "2026-01-05T08:00:00.000000+00:00", "type": "start", "description": "x",
+             "data": {}, "seq": 3},
+        ],
+    }  # fmt: skip
+    refuse = _no_machine_facts(monkeypatch)
+    session = Session.from_dict(record, clock=refuse)
+    assert (session.host, session.pid) == ("audit-host-1", 4242)
+    assert [(e.type, e.seq) for e in session.events] == [("start", 3)]
+    assert session.is_active and session.end_time is None and session.duration_seconds is None
+    assert session.to_dict() == record
+
+
+def test_from_dict_keeps_a_record_without_events_and_machine_facts_empty(monkeypatch):
+    refuse = _no_machine_facts(monkeypatch)
+    session = Session.from_dict(
+        {"session_id": "bare", "start_time": "2026-01-05T08:00:00.000000+00:00", "host": None},
+        clock=refuse,
+    )
+    assert session.events == []
+    assert session.host is None and session.pid is None
+    assert (session.user, session.operation_type, session.status) == (
+        "unknown", "general", Status.ACTIVE
+    )  # fmt: skip
+
+
+def test_from_dict_derives_a_missing_duration_by_the_duration_rule():
+    from m365_toolkit.sessions.model import duration_between
+
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    session = Session.from_dict(
+        {"session_id": "d", "start_time": start.isoformat(), "status": "success",
+         "end_time": (start + timedelta(seconds=12.5)).isoformat()}
+    )  # fmt: skip
+    assert session.duration_seconds == 12.5
+    assert duration_between(start, start - timedelta(seconds=3)) == 0.0
+    assert duration_between(start, start + timedelta(microseconds=1)) == 0.000001
+
+
+def test_a_restored_session_uses_the_clock_it_is_given_for_new_events():
+    clock = FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    session = Session.from_dict(
+        {"session_id": "c", "start_time": "2026-01-05T08:00:00.000000+00:00"}, clock=clock
+    )
+    assert session.add_event("progress", "step").timestamp == clock.now
+    assert session.get_duration() == timedelta(hours=1)
+
+
+def test_status_end_time_and_duration_change_only_through_transitions():
+    clock = FakeClock()
+    session = Session("s-2", "alice", "audit", clock=clock)
+    with pytest.raises(AttributeError):
+        session.status = Status.SUCCESS  # type: ignore[misc]
+    clock.advance(seconds=2)
+    session.mark_finished(Status.CANCELLED, clock.now)
+    assert (session.status, session.end_time, session.duration_seconds) == (
+        Status.CANCELLED, clock.now, 2.0
+    )  # fmt: skip
+    with pytest.raises(InvalidTransition):
+        session.mark_finished(Status.SUCCESS, clock.now)
+    with pytest.raises(InvalidTransition):
+        session.apply_event(Event(clock.now, "progress", "late"))
+
+
+class _Recorder:
+    """A recorder that numbers what it records, and can play a store completed elsewhere."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.recorded: list[tuple[str, object]] = []
+        self.finished_elsewhere = False
+
+    def record_event(self, session_id, event):
+        from dataclasses import replace
+
+        if self.finished_elsewhere:
+            raise InvalidTransition(session_id, "error", "add an event to")
+        self.recorded.append((session_id, event.type))
+        return replace(event, seq=len(self.recorded) + 1)  # the start event holds 1
+
+    def record_completion(self, session_id, status):
+        from m365_toolkit.sessions.model import Completion, completion_event
+
+        self.recorded.append((session_id, status))
+        event = completion_event(status, self.clock())
+        return Completion(status, self.clock(), 99.0, event)
+
+
+def test_a_bound_session_applies_what_its_recorder_returns():
+    clock = FakeClock()
+    recorder = _Recorder(clock)
+    session = Session("s-3", "alice", "audit", clock=clock).bind(recorder)
+    session.assign_seqs([1])
+    assert session.add_event("progress", "step").seq == 2
+    session.complete("success")
+    assert recorder.recorded == [("s-3", "progress"), ("s-3", Status.SUCCESS)]
+    assert session.duration_seconds == 99.0  # the recorder's figure, not recomputed
+    assert [e.type for e in session.events] == ["start", "progress", "complete"]
+    with pytest.raises(ValidationError, match="2 sequence number"):
+        session.assign_seqs([1, 2])
+
+
+def test_a_session_completed_elsewhere_takes_the_stored_status():
+    recorder = _Recorder(FakeClock())
+    session = Session("s-4", "alice", "audit").bind(recorder)
+    recorder.finished_elsewhere = True
+    with pytest.raises(InvalidTransition):
+        session.add_event("progress", "step")
+    assert session.status is Status.ERROR and len(session.events) == 1

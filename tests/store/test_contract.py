@@ -151,8 +151,8 @@ def test_statistics_count_every_session_and_average_the_finished(store):
 
 def test_import_adds_new_sessions_once_and_numbers_their_events(store):
     done = new_session()
-    done.events.append(complete(T0 + timedelta(seconds=3)))
-    done.status, done.end_time, done.duration_seconds = Status.SUCCESS, T0, 3.0
+    done.apply_event(complete(T0 + timedelta(seconds=3)))
+    done.mark_finished(Status.SUCCESS, T0 + timedelta(seconds=3))
     live = new_session(T0 + timedelta(minutes=1))
     result = store.import_sessions([done, live, done])
     assert (result.imported, result.skipped) == (2, 1)

@@ -8,10 +8,10 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from .. import settings
 from ..errors import ValidationError
 
 Clock = Callable[[], datetime]
-USER_ENV = "M365_TOOLKIT_USER"
 
 
 def utc_now() -> datetime:
@@ -37,7 +37,7 @@ def parse_time(text: str, what: str = "timestamp") -> datetime:
 
 def detect_user() -> str:
     """The user running this process: ``M365_TOOLKIT_USER``, else the OS login name."""
-    explicit = os.environ.get(USER_ENV, "").strip()
+    explicit = settings.user()
     if explicit:
         return explicit
     try:

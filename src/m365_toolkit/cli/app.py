@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from .. import __version__
+from .. import __version__, settings
 from ..data.retention import parse_age
 from ..errors import SessionsError, ValidationError
 from ..sessions.manager import SessionManager
@@ -42,7 +42,7 @@ def main() -> None:
 def store_options(command: F) -> F:
     """Add ``--store`` and ``--json`` and turn toolkit errors into clean CLI errors."""
 
-    @click.option("--store", metavar="PATH_OR_URL", envvar="M365_TOOLKIT_STORE", help=STORE_HELP)
+    @click.option("--store", metavar="PATH_OR_URL", envvar=settings.STORE, help=STORE_HELP)
     @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
     @functools.wraps(command)
     def wrapper(*args: Any, store: str | None, as_json: bool, **kwargs: Any) -> Any:
@@ -65,14 +65,14 @@ def root_options(command: F) -> F:
     @click.option(
         "--root",
         type=click.Path(file_okay=False, path_type=Path),
-        envvar="M365_TOOLKIT_ROOT",
+        envvar=settings.ROOT,
         help="Toolkit folder with output/ and scripts/ [default: current directory; "
         "env M365_TOOLKIT_ROOT].",
     )
     @click.option(
         "--store",
         metavar="PATH_OR_URL",
-        envvar="M365_TOOLKIT_STORE",
+        envvar=settings.STORE,
         help="Session store [default: output/sessions/sessions.db under the root; "
         "env M365_TOOLKIT_STORE].",
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .. import settings
 from ..m365 import DEFAULT_TIMEOUT
 from ..m365.audit import compliance_status
 from ..m365.progress import Step
@@ -38,7 +39,7 @@ def audit() -> None:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=1),
-    envvar="M365_TOOLKIT_AUDIT_TIMEOUT",
+    envvar=settings.AUDIT_TIMEOUT,
     default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Seconds before a hung audit script is stopped [env M365_TOOLKIT_AUDIT_TIMEOUT].",

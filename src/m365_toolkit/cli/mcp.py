@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .. import settings
 from ..errors import SessionsError
 from .app import cli
 
@@ -25,20 +26,20 @@ from .app import cli
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="M365_TOOLKIT_ROOT",
+    envvar=settings.ROOT,
     help="Toolkit folder with output/ and scripts/ [default: current directory; "
     "env M365_TOOLKIT_ROOT].",
 )
 @click.option(
     "--store",
     metavar="PATH_OR_URL",
-    envvar="M365_TOOLKIT_STORE",
+    envvar=settings.STORE,
     help="Session store [default: output/sessions/sessions.db under the root].",
 )
 @click.option(
     "--audit-timeout",
     type=click.FloatRange(min=1),
-    envvar="M365_TOOLKIT_AUDIT_TIMEOUT",
+    envvar=settings.AUDIT_TIMEOUT,
     help="Seconds before a hung audit or remediation script is stopped [default: 1800].",
 )
 def run_mcp(

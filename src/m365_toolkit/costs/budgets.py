@@ -10,9 +10,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from .. import settings
 from ..errors import ConfigError, ValidationError
 
-CONFIG_ENV = "M365_TOOLKIT_COST_CONFIG"
+CONFIG_ENV = settings.COST_CONFIG  # the name bench/ and older callers import
 BUDGET_NAMES = ("daily", "monthly", "user_daily", "user_monthly", "session")
 
 
@@ -107,10 +108,8 @@ class CostConfig:
         Raises:
             ConfigError: The file is missing, is not TOML, or has unknown tables.
         """
-        import os
-
         if path is None:
-            path = os.environ.get(CONFIG_ENV) or None
+            path = settings.cost_config()
             if path is None:
                 return cls({}, {}, "")
         file = Path(path)

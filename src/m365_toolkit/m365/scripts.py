@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 from anyio.abc import Process
 
+from .. import settings
 from ..errors import SessionsError
 from . import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # re-exported beside the runner
 
 AUDIT_SCRIPT = Path("scripts/powershell/Invoke-M365CISAudit.ps1")
 REMEDIATION_SCRIPT = Path("scripts/powershell/PostRemediateM365CIS.ps1")
-AUDIT_COMMAND_ENV = "M365_TOOLKIT_AUDIT_COMMAND"
-REMEDIATION_COMMAND_ENV = "M365_TOOLKIT_REMEDIATION_COMMAND"
+AUDIT_COMMAND_ENV = settings.AUDIT_COMMAND
+REMEDIATION_COMMAND_ENV = settings.REMEDIATION_COMMAND
 _OUTPUT_LIMIT = 2_000_000  # bytes of stdout/stderr kept from a script
 
 
@@ -44,9 +43,9 @@ def script_command(root: Path, script: Path, env_name: str) -> list[str]:
 
     The override is a command line split like a shell would (``shlex``) but never run by one.
     """
-    override = os.environ.get(env_name, "").strip()
+    override = settings.command(env_name)
     if override:
-        return shlex.split(override)
+        return override
     return ["pwsh", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", str(root / script)]
 
 

@@ -20,10 +20,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from mcp_types import InputRequiredResult
 
-from .. import __version__
-from ..m365.scripts import DEFAULT_TIMEOUT
+from .. import __version__, settings
 from ..sessions.manager import SessionManager
-from ..store import STORE_ENV, Store
+from ..store import Store
 from .state import AppState
 from .tools import READ_ONLY, TOOLS, Ctx
 from .tracking import SessionTracking, TrackedTool, active_call, current_call
@@ -39,9 +38,6 @@ __all__ = [
     "default_root",
 ]
 
-ROOT_ENV = "M365_TOOLKIT_ROOT"
-AUDIT_TIMEOUT_ENV = "M365_TOOLKIT_AUDIT_TIMEOUT"
-DEFAULT_AUDIT_TIMEOUT = DEFAULT_TIMEOUT
 INSTRUCTIONS = """\
 Tools for Microsoft 365 security work: CIS audits, compliance status, SharePoint permission
 analysis and remediation. Every call is recorded as a session in the toolkit's audit trail;
@@ -52,7 +48,7 @@ remediate_security_issues changes the tenant only with preview_only=false and fo
 
 def default_root() -> Path:
     """``M365_TOOLKIT_ROOT`` if set, else the current directory."""
-    return Path(os.environ.get(ROOT_ENV) or ".").absolute()
+    return settings.root()
 
 
 class _Server(MCPServer[AppState]):
@@ -92,11 +88,9 @@ def build_server(
             (default ``M365_TOOLKIT_AUDIT_TIMEOUT`` or 30 minutes).
     """
     folder = Path(root).absolute() if root is not None else default_root()
-    timeout = audit_timeout or float(os.environ.get(AUDIT_TIMEOUT_ENV) or DEFAULT_AUDIT_TIMEOUT)
+    timeout = audit_timeout or settings.audit_timeout()
     if store is None or isinstance(store, (str, os.PathLike)):
-        location = (
-            store or os.environ.get(STORE_ENV) or folder / "output" / "sessions" / "sessions.db"
-        )
+        location = store or settings.store() or folder / settings.DEFAULT_STORE
 
         @asynccontextmanager
         async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:

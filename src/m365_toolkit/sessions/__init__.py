@@ -4,6 +4,24 @@ Importing this package loads the pure model only; the manager lives in
 :mod:`m365_toolkit.sessions.manager`.
 """
 
-from .model import FINAL_STATUSES, Event, Session, Status, final_status
+from .model import (
+    FINAL_STATUSES,
+    Completion,
+    Event,
+    Session,
+    SessionRecorder,
+    Status,
+    duration_between,
+    final_status,
+)
 
-__all__ = ["FINAL_STATUSES", "Event", "Session", "Status", "final_status"]
+__all__ = [
+    "FINAL_STATUSES",
+    "Completion",
+    "Event",
+    "Session",
+    "SessionRecorder",
+    "Status",
+    "duration_between",
+    "final_status",
+]

@@ -17,9 +17,9 @@ from .._util.closing import Closing
 from .._util.system import Clock, utc_now
 from ..costs.model import CostTotals, usd
 from ..errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
-from ..store import Finished, ImportResult, Store, StoreLocation, open_store
+from ..store import ImportResult, Store, StoreLocation, open_store
 from .formatting import format_statistics
-from .model import Event, Session, Status, final_status, with_seq
+from .model import Completion, Event, Session, Status, completion_event, final_status, with_seq
 from .query import SessionQuery, parse_status, window_start
 from .scope import SessionScope as SessionScope  # re-exported: it lived here
 
@@ -92,9 +92,8 @@ class SessionManager(Closing):
             SerializationError: ``metadata`` holds a value JSON cannot store.
         """
         session = Session(None, user, operation_type or "", metadata, clock=self.clock)
-        seqs = self.store.create(session)
-        session.events = [with_seq(e, seq) for e, seq in zip(session.events, seqs, strict=True)]
-        session._bind(self)
+        session.assign_seqs(self.store.create(session))
+        session.bind(self)
         with self._lock:
             self.active_sessions[session.session_id] = session
         return session
@@ -107,7 +106,7 @@ class SessionManager(Closing):
             record = self.store.get(session_id)
             if record is None:
                 return None
-            session = Session.from_dict(record)._bind(self)
+            session = Session.from_dict(record, clock=self.clock).bind(self)
         totals = self.store.costs.by_session([session_id]).get(session_id)
         session.cost = totals.to_dict() if totals is not None else None
         return session
@@ -144,31 +143,41 @@ class SessionManager(Closing):
         """
         return SessionScope(self, operation_type, user, metadata)
 
-    # -- SessionRecorder, called by bound sessions -------------------------------------------
+    # -- SessionRecorder: bound sessions record through these, then apply the result ---------
 
-    def record_event(self, session: Session, event: Event) -> Event:
+    def record_event(self, session_id: str, event: Event) -> Event:
+        """Store an event of a bound session; return it with its sequence number.
+
+        Raises:
+            InvalidTransition: The session was completed meanwhile (e.g. by another process).
+        """
         try:
-            return with_seq(event, self.store.append_event(session.session_id, event))
-        except InvalidTransition as exc:  # completed by another process meanwhile
-            self._forget(session.session_id)
-            session.status = Status(exc.status)
+            return with_seq(event, self.store.append_event(session_id, event))
+        except InvalidTransition:
+            self._forget(session_id)
             raise
 
-    def record_completion(self, session: Session, status: Status) -> None:
-        finished, event = self._store_completion(session.session_id, status, [])
-        session.events.append(event)
-        session._finish(status, finished.end_time, finished.duration_seconds)
+    def record_completion(self, session_id: str, status: Status) -> Completion:
+        """Store the completion of a bound session; return what the store recorded.
 
-    def _store_completion(
-        self, session_id: str, status: Status, extra: list[Event]
-    ) -> tuple[Finished, Event]:
+        Raises:
+            InvalidTransition: The session was completed meanwhile (e.g. by another process).
+        """
+        return self._store_completion(session_id, status, [])
+
+    def _store_completion(self, session_id: str, status: Status, extra: list[Event]) -> Completion:
         end_time = self.clock()
-        event = Event(end_time, "complete", f"Session completed with status: {status.value}")
+        event = completion_event(status, end_time)
         try:
             finished = self.store.finish(session_id, status, end_time, [*extra, event])
         finally:
             self._forget(session_id)
-        return finished, with_seq(event, finished.seqs[-1])
+        return Completion(
+            status,
+            finished.end_time,
+            finished.duration_seconds,
+            with_seq(event, finished.seqs[-1]),
+        )
 
     def _forget(self, session_id: str) -> None:
         with self._lock:

@@ -1,4 +1,8 @@
-"""The session model: a session, its events and its status. Pure: no storage here."""
+"""The session model: a session and its transitions, and the duration rule. Pure: no storage.
+
+A bound session records each change through a :class:`SessionRecorder` (the manager) and
+applies it only once recorded; neither side touches the other's internals.
+"""
 
 from __future__ import annotations
 
@@ -6,111 +10,101 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .._util import system as _system
 from .._util.values import clean_mapping, require_name
 from ..errors import InvalidTransition, ValidationError
+from .event import FINAL_STATUSES, Event, Status, final_status, with_seq
+
+__all__ = [
+    "FINAL_STATUSES",
+    "Completion",
+    "Event",
+    "Session",
+    "SessionRecorder",
+    "Status",
+    "completion_event",
+    "duration_between",
+    "final_status",
+    "with_seq",
+]
 
 
-class Status(StrEnum):
-    """Where a session stands. ``active`` until it is completed with one of the others."""
-
-    ACTIVE = "active"
-    SUCCESS = "success"
-    ERROR = "error"
-    CANCELLED = "cancelled"
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
-FINAL_STATUSES = (Status.SUCCESS, Status.ERROR, Status.CANCELLED)
+def duration_between(start: datetime, end: datetime) -> float:
+    """The duration rule: seconds from ``start`` to ``end``, to the microsecond, never negative.
+
+    A clock that steps back (NTP, another host's clock) must not produce a negative duration.
+    """
+    return max(0.0, round((end - start).total_seconds(), 6))
 
 
-def final_status(status: object) -> Status:
-    """Check that ``status`` is one a session can be completed with."""
-    if isinstance(status, str):
-        for final in FINAL_STATUSES:
-            if status == final.value:
-                return final
-    valid = ", ".join(repr(s.value) for s in FINAL_STATUSES)
-    raise ValidationError(f"Invalid session status {status!r}; use one of {valid}.")
+def completion_event(status: Status, timestamp: datetime) -> Event:
+    """The ``complete`` event that closes every session's timeline."""
+    return Event(timestamp, "complete", f"Session completed with status: {status.value}")
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """One entry of a session's timeline.
+class Completion:
+    """How a session finished, as recorded: the final state and its ``complete`` event."""
 
-    ``seq`` is the store-wide sequence number the store gave this record, or ``None`` for a
-    session that lives in memory only.
-    """
-
-    timestamp: datetime
-    type: str
-    description: str
-    data: dict[str, Any] = field(default_factory=dict)
-    seq: int | None = None
-
-    @classmethod
-    def new(
-        cls,
-        event_type: str,
-        description: str,
-        data: Mapping[str, Any] | None = None,
-        *,
-        clock: _system.Clock = _system.utc_now,
-    ) -> Event:
-        """Validate and redact a new event, stamped with the current time."""
-        require_name(event_type, "event_type")
-        if not isinstance(description, str):
-            raise ValidationError(
-                f"description must be a string, not {type(description).__name__}."
-            )
-        return cls(clock(), event_type, description, clean_mapping(data, "data"))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The guide's storage format of an event."""
-        out: dict[str, Any] = {
-            "timestamp": _system.format_time(self.timestamp),
-            "type": self.type,
-            "description": self.description,
-            "data": self.data,
-        }
-        if self.seq is not None:
-            out["seq"] = self.seq
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Event:
-        """Read an event from the guide's storage format."""
-        try:
-            return cls(
-                _system.parse_time(data["timestamp"], "event timestamp"),
-                require_name(data["type"], "event type"),
-                str(data.get("description", "")),
-                clean_mapping(data.get("data"), "event data"),
-                data.get("seq"),
-            )
-        except KeyError as exc:
-            raise ValidationError(f"Event record lacks the field {exc.args[0]!r}.") from None
+    status: Status
+    end_time: datetime
+    duration_seconds: float
+    event: Event
 
 
 class SessionRecorder(Protocol):
-    """Where a session bound to a store sends its changes (implemented by the manager)."""
+    """Where a bound session sends its changes before applying them (the manager is one).
 
-    def record_event(self, session: Session, event: Event) -> Event: ...
+    A recorder only records: it never changes the session. The session applies what the
+    recorder returns, so a change that fails to be recorded is not applied either.
+    """
 
-    def record_completion(self, session: Session, status: Status) -> None: ...
+    def record_event(self, session_id: str, event: Event) -> Event:
+        """Store ``event`` for the session; return it as stored (with its ``seq``).
+
+        Raises:
+            InvalidTransition: The stored session has already finished.
+        """
+        ...
+
+    def record_completion(self, session_id: str, status: Status) -> Completion:
+        """Store the session's completion with ``status``; return what was recorded.
+
+        Raises:
+            InvalidTransition: The stored session has already finished.
+        """
+        ...
 
 
 class Session:
     """One tracked operation: who ran what, when, and what happened.
 
-    A session made directly is kept in memory; one made by a ``SessionManager`` writes every
-    event and its completion to the manager's store before the call returns.
+    A session made directly is kept in memory; one made by a ``SessionManager`` is bound to
+    it (see :meth:`bind`) and writes every event and its completion to the manager's store
+    before the call returns.
+
+    ``status``, ``end_time`` and ``duration_seconds`` change only through
+    :meth:`complete` (or :meth:`mark_finished`); the other fields are plain attributes.
     """
+
+    session_id: str
+    user: str
+    operation_type: str
+    metadata: dict[str, Any]
+    start_time: datetime
+    host: str | None
+    pid: int | None
+    cost: dict[str, Any] | None
+    events: list[Event]
 
     def __init__(
         self,
@@ -121,28 +115,60 @@ class Session:
         *,
         clock: _system.Clock = _system.utc_now,
     ) -> None:
-        self.session_id = (
-            require_name(session_id, "session_id") if session_id is not None else _new_id()
-        )
-        self.user = require_name(user, "user") if user is not None else _system.detect_user()
-        self.operation_type = (
+        session_id = require_name(session_id, "session_id") if session_id is not None else _new_id()
+        user = require_name(user, "user") if user is not None else _system.detect_user()
+        operation_type = (
             require_name(operation_type, "operation_type")
             if operation_type is not None
             else "general"
         )
-        self.metadata = clean_mapping(metadata, "metadata")
-        self.start_time: datetime = clock()
-        self.end_time: datetime | None = None
-        self.status: Status = Status.ACTIVE
-        self.duration_seconds: float | None = None
-        self.host: str | None = _system.hostname()
-        self.pid: int | None = os.getpid()
-        self.cost: dict[str, Any] | None = None
+        cleaned = clean_mapping(metadata, "metadata")
+        start_time = clock()
+        self._assign(
+            session_id,
+            user,
+            operation_type,
+            cleaned,
+            start_time=start_time,
+            host=_system.hostname(),
+            pid=os.getpid(),
+            events=[Event(start_time, "start", f"Session started for {operation_type}")],
+            clock=clock,
+        )
+
+    def _assign(
+        self,
+        session_id: str,
+        user: str,
+        operation_type: str,
+        metadata: dict[str, Any],
+        *,
+        start_time: datetime,
+        host: str | None,
+        pid: int | None,
+        events: list[Event],
+        clock: _system.Clock,
+        status: Status = Status.ACTIVE,
+        end_time: datetime | None = None,
+        duration_seconds: float | None = None,
+        cost: dict[str, Any] | None = None,
+    ) -> None:
+        # The one place that sets every field: a new session (__init__) and a stored one
+        # (from_dict) differ only in where the values come from.
+        self.session_id = session_id
+        self.user = user
+        self.operation_type = operation_type
+        self.metadata = metadata
+        self.start_time = start_time
+        self._status = status
+        self._end_time = end_time
+        self._duration_seconds = duration_seconds
+        self.host = host
+        self.pid = pid
+        self.cost = cost
+        self.events = events
         self._clock = clock
         self._recorder: SessionRecorder | None = None
-        self.events: list[Event] = [
-            Event(self.start_time, "start", f"Session started for {self.operation_type}")
-        ]
 
     def __repr__(self) -> str:
         return (
@@ -151,9 +177,46 @@ class Session:
         )
 
     @property
+    def status(self) -> Status:
+        """``active`` until the session is completed, then how it ended."""
+        return self._status
+
+    @property
+    def end_time(self) -> datetime | None:
+        """When the session was completed; ``None`` while active."""
+        return self._end_time
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to completion; ``None`` while active."""
+        return self._duration_seconds
+
+    @property
     def is_active(self) -> bool:
         """True until the session is completed."""
-        return self.status is Status.ACTIVE
+        return self._status is Status.ACTIVE
+
+    def bind(self, recorder: SessionRecorder) -> Session:
+        """Record every later event and the completion through ``recorder``; return ``self``.
+
+        The manager binds the sessions it creates or loads; a bound session applies a change
+        only after the recorder has stored it.
+        """
+        self._recorder = recorder
+        return self
+
+    def assign_seqs(self, seqs: Sequence[int]) -> None:
+        """Give the session's events the sequence numbers its store gave them, in order.
+
+        Raises:
+            ValidationError: ``seqs`` does not hold one number per event.
+        """
+        if len(seqs) != len(self.events):
+            raise ValidationError(
+                f"Session {self.session_id!r} has {len(self.events)} event(s) but was given "
+                f"{len(seqs)} sequence number(s)."
+            )
+        self.events = [with_seq(event, seq) for event, seq in zip(self.events, seqs, strict=True)]
 
     def add_event(
         self, event_type: str, description: str, data: Mapping[str, Any] | None = None
@@ -165,11 +228,10 @@ class Session:
             SerializationError: ``data`` holds a value that cannot be stored as JSON.
         """
         event = Event.new(event_type, description, data, clock=self._clock)
-        if not self.is_active:
-            raise InvalidTransition(self.session_id, self.status, "add an event to")
+        self._require_active("add an event to")
         if self._recorder is not None:
-            event = self._recorder.record_event(self, event)
-        self.events.append(event)
+            event = self._record(self._recorder.record_event, event)
+        self.apply_event(event)
         return event
 
     def complete(self, status: str = "success") -> None:
@@ -180,17 +242,59 @@ class Session:
             InvalidTransition: The session has already finished.
         """
         final = final_status(status)
-        if not self.is_active:
-            raise InvalidTransition(self.session_id, self.status, "complete")
+        self._require_active("complete")
         if self._recorder is not None:
-            self._recorder.record_completion(self, final)
-            return
-        self.add_event("complete", f"Session completed with status: {final.value}")
-        self._finish(final, self._clock())
+            completion = self._record(self._recorder.record_completion, final)
+        else:
+            end_time = self._clock()
+            completion = Completion(
+                final,
+                end_time,
+                duration_between(self.start_time, end_time),
+                completion_event(final, end_time),
+            )
+        self.apply_event(completion.event)
+        self.mark_finished(completion.status, completion.end_time, completion.duration_seconds)
+
+    def apply_event(self, event: Event) -> None:
+        """Append an already recorded event: the transition :meth:`add_event` ends with.
+
+        It validates and stores nothing; to record a new event, call :meth:`add_event`.
+
+        Raises:
+            InvalidTransition: The session has already finished.
+        """
+        self._require_active("add an event to")
+        self.events.append(event)
+
+    def mark_finished(
+        self, status: Status, end_time: datetime, duration_seconds: float | None = None
+    ) -> None:
+        """Move the session to its final ``status``: the transition :meth:`complete` ends with.
+
+        Args:
+            status: ``success``, ``error`` or ``cancelled``.
+            end_time: When the session finished (timezone-aware).
+            duration_seconds: As recorded by a store; by default :func:`duration_between`
+                the start and ``end_time``.
+
+        Raises:
+            ValidationError: ``status`` is not a final status.
+            InvalidTransition: The session has already finished.
+        """
+        final = final_status(status)
+        self._require_active("complete")
+        self._status = final
+        self._end_time = end_time
+        self._duration_seconds = (
+            duration_seconds
+            if duration_seconds is not None
+            else duration_between(self.start_time, end_time)
+        )
 
     def get_duration(self) -> timedelta:
         """How long the session ran, or has run so far while active."""
-        end = self.end_time if self.end_time is not None else self._clock()
+        end = self._end_time if self._end_time is not None else self._clock()
         return end - self.start_time
 
     def to_dict(self) -> dict[str, Any]:
@@ -201,9 +305,9 @@ class Session:
             "operation_type": self.operation_type,
             "metadata": self.metadata,
             "start_time": _system.format_time(self.start_time),
-            "end_time": _system.format_time(self.end_time) if self.end_time else None,
-            "status": self.status.value,
-            "duration_seconds": self.duration_seconds,
+            "end_time": _system.format_time(self._end_time) if self._end_time else None,
+            "status": self._status.value,
+            "duration_seconds": self._duration_seconds,
             "host": self.host,
             "pid": self.pid,
             "events": [event.to_dict() for event in self.events],
@@ -213,40 +317,71 @@ class Session:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Session:
-        """Read a session from the guide's storage format (naive times are local time)."""
+    def from_dict(
+        cls, data: Mapping[str, Any], *, clock: _system.Clock = _system.utc_now
+    ) -> Session:
+        """Read a session from the guide's storage format (naive times are local time).
+
+        Everything comes from ``data``: no clock is read, no host or process is looked up
+        and no event is added (a record without events has none).
+
+        Args:
+            data: One session in the storage format.
+            clock: What the session reads later, for :meth:`get_duration` while active and
+                for the timestamps of new events.
+
+        Raises:
+            ValidationError: A required field is missing or a value is not acceptable.
+        """
         try:
-            session = cls(
-                data["session_id"], data.get("user") or "unknown", data.get("operation_type")
+            session_id = require_name(data["session_id"], "session_id")
+            user = require_name(data.get("user") or "unknown", "user")
+            operation_type = data.get("operation_type")
+            operation_type = (
+                require_name(operation_type, "operation_type")
+                if operation_type is not None
+                else "general"
             )
-            session.metadata = clean_mapping(data.get("metadata"), "metadata")
-            session.start_time = _system.parse_time(data["start_time"], "start_time")
+            metadata = clean_mapping(data.get("metadata"), "metadata")
+            start_time = _system.parse_time(data["start_time"], "start_time")
         except KeyError as exc:
             raise ValidationError(f"Session record lacks the field {exc.args[0]!r}.") from None
-        status = data.get("status") or Status.ACTIVE.value
-        session.status = Status.ACTIVE if status == "active" else final_status(status)
-        end_time = data.get("end_time")
-        session.end_time = _system.parse_time(end_time, "end_time") if end_time else None
+        raw_status = data.get("status") or Status.ACTIVE.value
+        status = Status.ACTIVE if raw_status == "active" else final_status(raw_status)
+        raw_end = data.get("end_time")
+        end_time = _system.parse_time(raw_end, "end_time") if raw_end else None
         duration = data.get("duration_seconds")
-        if duration is None and session.end_time is not None:
-            duration = (session.end_time - session.start_time).total_seconds()
-        session.duration_seconds = float(duration) if duration is not None else None
-        session.host = data.get("host")
-        session.pid = int(data["pid"]) if data.get("pid") is not None else None
-        session.events = [Event.from_dict(event) for event in data.get("events") or ()]
-        session.cost = data.get("cost")
+        if duration is None and end_time is not None:
+            duration = duration_between(start_time, end_time)
+        session = cls.__new__(cls)
+        session._assign(
+            session_id,
+            user,
+            operation_type,
+            metadata,
+            start_time=start_time,
+            host=data.get("host"),
+            pid=int(data["pid"]) if data.get("pid") is not None else None,
+            events=[Event.from_dict(event) for event in data.get("events") or ()],
+            clock=clock,
+            status=status,
+            end_time=end_time,
+            duration_seconds=float(duration) if duration is not None else None,
+            cost=data.get("cost"),
+        )
         return session
 
-    def _finish(self, status: Status, end_time: datetime, duration: float | None = None) -> None:
-        self.status = status
-        self.end_time = end_time
-        if duration is None:
-            duration = duration_between(self.start_time, end_time)
-        self.duration_seconds = duration
+    def _require_active(self, action: str) -> None:
+        if not self.is_active:
+            raise InvalidTransition(self.session_id, self._status, action)
 
-    def _bind(self, recorder: SessionRecorder) -> Session:
-        self._recorder = recorder
-        return self
+    def _record(self, call: Callable[[str, _T], _R], change: _T) -> _R:
+        try:
+            return call(self.session_id, change)
+        except InvalidTransition as exc:
+            # Completed by another process meanwhile: the store's status is the truth.
+            self._status = Status(exc.status)
+            raise
 
 
 def _new_id() -> str:
@@ -259,13 +394,3 @@ def _new_id() -> str:
     rand_a, rand_b = secrets.randbits(12), secrets.randbits(62)
     value = (unix_ms & (1 << 48) - 1) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
     return str(uuid.UUID(int=value))
-
-
-def duration_between(start: datetime, end: datetime) -> float:
-    """A session's duration in seconds: never negative, to the microsecond."""
-    return max(0.0, round((end - start).total_seconds(), 6))
-
-
-def with_seq(event: Event, seq: int) -> Event:
-    """The same event with the sequence number its store gave it."""
-    return replace(event, seq=seq)

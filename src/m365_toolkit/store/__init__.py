@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
+from .. import settings
 from ..costs.model import CostGroup, CostRecord, CostTotals
 from ..errors import ConfigError
 from ..sessions.model import Event, Session, Status
@@ -211,7 +212,7 @@ class Store(Protocol):
 
 def default_location() -> str:
     """``M365_TOOLKIT_STORE`` if set, else ``output/sessions/sessions.db`` under the cwd."""
-    return os.environ.get(STORE_ENV, "").strip() or str(DEFAULT_STORE)
+    return settings.store() or str(DEFAULT_STORE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,98 @@
+"""A session's timeline vocabulary: its statuses and its events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from .._util import system as _system
+from .._util.values import clean_mapping, require_name
+from ..errors import ValidationError
+
+
+class Status(StrEnum):
+    """Where a session stands. ``active`` until it is completed with one of the others."""
+
+    ACTIVE = "active"
+    SUCCESS = "success"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = (Status.SUCCESS, Status.ERROR, Status.CANCELLED)
+
+
+def final_status(status: object) -> Status:
+    """Check that ``status`` is one a session can be completed with."""
+    if isinstance(status, str):
+        for final in FINAL_STATUSES:
+            if status == final.value:
+                return final
+    valid = ", ".join(repr(s.value) for s in FINAL_STATUSES)
+    raise ValidationError(f"Invalid session status {status!r}; use one of {valid}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a session's timeline.
+
+    ``seq`` is the store-wide sequence number the store gave this record, or ``None`` for a
+    session that lives in memory only.
+    """
+
+    timestamp: datetime
+    type: str
+    description: str
+    data: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+
+    @classmethod
+    def new(
+        cls,
+        event_type: str,
+        description: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        clock: _system.Clock = _system.utc_now,
+    ) -> Event:
+        """Validate and redact a new event, stamped with the current time."""
+        require_name(event_type, "event_type")
+        if not isinstance(description, str):
+            raise ValidationError(
+                f"description must be a string, not {type(description).__name__}."
+            )
+        return cls(clock(), event_type, description, clean_mapping(data, "data"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The guide's storage format of an event."""
+        out: dict[str, Any] = {
+            "timestamp": _system.format_time(self.timestamp),
+            "type": self.type,
+            "description": self.description,
+            "data": self.data,
+        }
+        if self.seq is not None:
+            out["seq"] = self.seq
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        """Read an event from the guide's storage format."""
+        try:
+            return cls(
+                _system.parse_time(data["timestamp"], "event timestamp"),
+                require_name(data["type"], "event type"),
+                str(data.get("description", "")),
+                clean_mapping(data.get("data"), "event data"),
+                data.get("seq"),
+            )
+        except KeyError as exc:
+            raise ValidationError(f"Event record lacks the field {exc.args[0]!r}.") from None
+
+
+def with_seq(event: Event, seq: int) -> Event:
+    """The same event with the sequence number its store gave it."""
+    return replace(event, seq=seq)
