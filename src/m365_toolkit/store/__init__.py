@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from ._journal import Record
 
 
-
 @dataclass(frozen=True, slots=True)
 class Finished:
     """What the store recorded when it completed a session."""
