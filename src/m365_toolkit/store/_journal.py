@@ -23,8 +23,8 @@ import heapq
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -72,6 +72,36 @@ class _Batch:
     waits_for: frozenset[int] = field(compare=False)
 
 
+class _Unheard:
+    """The transaction of a journal nobody listens to."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_UNHEARD = _Unheard()
+
+
+class _Heard:
+    """One transaction whose records go to the listeners once it has committed."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._records: list[Record] = []
+        with journal._state:
+            self._token = next(journal._tokens)
+            journal._open.add(self._token)
+
+    def __enter__(self) -> list[Record]:
+        return self._records
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self._journal._end(self._token, [] if exc_type is not None else self._records)
+
+
 class Journal:
     """After-commit listeners of one store; see the module docstring."""
 
@@ -98,25 +128,15 @@ class Journal:
 
         return remove
 
-    @contextmanager
-    def transaction(self) -> Iterator[list[Record]]:
-        """Around one write transaction: the block adds the records it wrote to the list.
+    def transaction(self) -> AbstractContextManager[list[Record] | None]:
+        """Around one write transaction: the block adds the records it wrote to the list it
+        gets, or gets ``None`` when nobody listens (then it builds no records at all).
 
         Leave the block only after the commit; if it raises, the records are dropped.
         """
-        if not self._listeners:  # the common case costs one attribute read
-            yield []
-            return
-        with self._state:
-            token = next(self._tokens)
-            self._open.add(token)
-        records: list[Record] = []
-        try:
-            yield records
-        except BaseException:
-            self._end(token, [])
-            raise
-        self._end(token, records)
+        if not self._listeners:  # the common case: one attribute read, nothing to build
+            return _UNHEARD
+        return _Heard(self)
 
     def _end(self, token: int, records: list[Record]) -> None:
         with self._state:

@@ -105,20 +105,34 @@ def event_dicts(rows: Iterable[Sequence[Any]]) -> list[tuple[int, dict[str, Any]
 
 
 def attach_events(
-    sessions: list[tuple[int, dict[str, Any]]], events: list[tuple[int, dict[str, Any]]]
+    sessions: list[tuple[int, dict[str, Any]]], rows: Iterable[Sequence[Any]]
 ) -> None:
-    """Give each ``(row id, session)`` its ``events`` from ``(session row id, event)`` pairs
-    grouped by session; events of other sessions are left out."""
+    """Give each ``(row id, session)`` its ``events`` from event rows (``EVENT_COLUMNS``)
+    grouped by session, in one pass; rows of other sessions are left out."""
     timelines: dict[int, list[dict[str, Any]]] = {}
     for ref, session in sessions:
         session["events"] = timelines[ref] = []
+    pending = []
     current: int | None = None
     timeline: list[dict[str, Any]] | None = None
-    for session_ref, event in events:
-        if session_ref != current:  # rows come grouped by session: look up once per group
-            current, timeline = session_ref, timelines.get(session_ref)
-        if timeline is not None:
-            timeline.append(event)
+    for ref, seq, timestamp, event_type, description, data in rows:
+        if ref != current:  # rows come grouped by session: look up once per group
+            current, timeline = ref, timelines.get(ref)
+        if timeline is None:
+            continue
+        event = {
+            "timestamp": timestamp,
+            "type": event_type,
+            "description": description,
+            "data": data,
+            "seq": seq,
+        }
+        if data == "{}":
+            event["data"] = {}
+        else:
+            pending.append(event)
+        timeline.append(event)
+    _decode_all(pending, "data")
 
 
 def cost_totals(row: Sequence[Any]) -> CostTotals:

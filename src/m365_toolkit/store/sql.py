@@ -98,19 +98,25 @@ class SQLStore(Closing):
         )
         if written is not None:
             written.extend(make(seq) for make, seq in zip(records, seqs, strict=True))
-        return seqs
+        return seqs  # ``records`` is empty when nobody listens
 
     def _event_record(
         self, session: Session | str, event: Event, kind: RecordKind, **extra: Any
     ) -> Callable[[int], Record]:
-        session_id = session if isinstance(session, str) else session.session_id
-        fields: dict[str, Any] | None = extra or None
-        if kind == "start" and isinstance(session, Session):
-            fields = session.to_dict()
-            fields.pop("events")
-        return lambda seq: Record(
-            seq, kind, session_id, event.timestamp, event=with_seq(event, seq), session=fields
-        )
+        """What makes the record of an event once its number is known (called only when a
+        listener will hear it, so a write nobody listens to builds nothing)."""
+
+        def make(seq: int) -> Record:
+            fields: dict[str, Any] | None = extra or None
+            if kind == "start" and isinstance(session, Session):
+                fields = session.to_dict()
+                fields.pop("events")
+            session_id = session if isinstance(session, str) else session.session_id
+            return Record(
+                seq, kind, session_id, event.timestamp, event=with_seq(event, seq), session=fields
+            )
+
+        return make
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -190,7 +196,8 @@ class SQLStore(Closing):
                 refs = d.insert_new_sessions(
                     conn, self.sql.insert_session, [self._session_row(s) for s in fresh.values()]
                 )
-                rows, records = [], []
+                rows: list[tuple[Any, ...]] = []
+                records: list[Callable[[int], Record]] = []
                 for session_id, session in fresh.items():
                     ref = refs.get(session_id)
                     if ref is None:
@@ -203,7 +210,8 @@ class SQLStore(Closing):
                             else "complete" if position == last and not session.is_active
                             else "event"
                         )  # fmt: skip
-                        records.append(self._event_record(session, event, kind))
+                        if written is not None:
+                            records.append(self._event_record(session, event, kind))
                 self._append_many(conn, written, "events", EVENT_FIELDS, rows, records)
                 imported += len(refs)
                 skipped += len(fresh) - len(refs)
@@ -273,9 +281,10 @@ class SQLStore(Closing):
             if not query.with_events or not sessions:
                 return sessions
             # By the ids found, not the query again: sessions started meanwhile stay out.
-            events = conn.execute(self.sql.timelines, (d.array([ref for ref, _ in found]),))
+            ids = d.array([ref for ref, _ in found])
+            events = conn.execute(self.sql.timelines, (ids,)).fetchall()
             with no_gc():
-                attach_events(found, event_dicts(events))
+                attach_events(found, events)
             return sessions
 
         return d.read(work)
@@ -303,7 +312,7 @@ class SQLStore(Closing):
                 return found
             # A range on the index rather than a list: no limit on parameters.
             events = conn.execute(self.sql.scan_events, (found[0][0], found[-1][0])).fetchall()
-            attach_events(found, event_dicts(events))
+            attach_events(found, events)
             return found
 
         after = 0

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -122,39 +122,30 @@ class SQLiteDialect(Dialect):
         try:
             yield
         except sqlite3.Error as exc:
-            name = getattr(exc, "sqlite_errorname", "") or ""
-            if name.startswith(_CORRUPT):
-                raise CorruptStoreError(
-                    f"The session store {self.location!r} is corrupt ({exc}). It was left "
-                    "untouched; restore it from a backup or name another store.",
-                    self.location,
-                ) from exc
-            if name.startswith(_BUSY):
-                raise StoreError(
-                    f"The session store {self.location!r} stayed locked by another writer for "
-                    f"more than {self._timeout:g} s.",
-                    self.location,
-                ) from exc
-            raise StoreError(f"The session store {self.location!r} failed: {exc}.") from exc
+            raise self._error(exc) from exc
 
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name.startswith(_CORRUPT):
+            return CorruptStoreError(
+                f"The session store {self.location!r} is corrupt ({exc}). It was left "
+                "untouched; restore it from a backup or name another store.",
+                self.location,
+            )
+        if name.startswith(_BUSY):
+            return StoreError(
+                f"The session store {self.location!r} stayed locked by another writer for "
+                f"more than {self._timeout:g} s.",
+                self.location,
+            )
+        return StoreError(f"The session store {self.location!r} failed: {exc}.")
+
+    def transaction(self) -> AbstractContextManager[Connection]:
         """Takes the write lock up front (``BEGIN IMMEDIATE``), so it never fails half-way."""
-        conn = self.connect()
-        with self._mapped():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        return _Transaction(self, "BEGIN IMMEDIATE")
 
-    @contextmanager
-    def statement(self) -> Iterator[Connection]:
-        conn = self.connect()
-        with self._mapped():
-            yield conn
+    def statement(self) -> AbstractContextManager[Connection]:
+        return _Transaction(self, None)
 
     def read(self, work: Callable[[Connection], T], *, sorting: bool = False) -> T:
         conn = self.connect()
@@ -292,6 +283,36 @@ class SQLiteDialect(Dialect):
                 self.location,
             )
         return int(version)
+
+
+class _Transaction:
+    """``BEGIN`` ... ``COMMIT`` (or one autocommitted statement without ``begin``), with
+    driver errors mapped. A class, not a generator: it runs on every write."""
+
+    __slots__ = ("_conn", "_dialect", "_begin")
+
+    def __init__(self, dialect: SQLiteDialect, begin: str | None) -> None:
+        self._dialect, self._begin = dialect, begin
+        self._conn = dialect.connect()
+
+    def __enter__(self) -> sqlite3.Connection:
+        if self._begin is not None:
+            try:
+                self._conn.execute(self._begin)
+            except sqlite3.Error as exc:
+                raise self._dialect._error(exc) from exc
+        return self._conn
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        try:
+            if self._begin is not None:
+                self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        except sqlite3.Error as error:
+            raise self._dialect._error(error) from (exc or error)
+        if isinstance(exc, sqlite3.Error):
+            raise self._dialect._error(exc) from exc
 
 
 class SQLiteStore(SQLStore):
