@@ -36,7 +36,7 @@ from urllib.parse import quote
 import psycopg
 
 from m365_toolkit import SessionManager
-from m365_toolkit._util.system import hostname
+from m365_toolkit._util.system import hostname, process_identity
 from m365_toolkit._util.values import to_json
 from m365_toolkit.sessions.model import _new_id, duration_between
 from m365_toolkit.store import _safe
@@ -78,6 +78,7 @@ class BareWriter:
             store.close()
         self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         self.host, self.pid = hostname(), os.getpid()
+        self.process = to_json(process_identity())  # the store records it on every session
 
     def close(self) -> None:
         self.conn.close()
@@ -88,7 +89,7 @@ class BareWriter:
             row = conn.execute(
                 sql.insert_session,
                 (session_id, BARE_USER, OPERATION, "{}", start, None, "active", None,
-                 self.host, self.pid),
+                 self.host, self.pid, self.process),
             ).fetchone()  # fmt: skip
             assert row is not None
             ref = row[0]

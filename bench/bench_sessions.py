@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from m365_toolkit import SessionManager
-from m365_toolkit._util.system import format_time, hostname, parse_time, utc_now
+from m365_toolkit._util.system import (
+    format_time,
+    hostname,
+    parse_time,
+    process_identity,
+    utc_now,
+)
 from m365_toolkit._util.values import to_json
 from m365_toolkit.sessions.model import _new_id, duration_between
 from m365_toolkit.sessions.query import SessionQuery
@@ -46,8 +52,13 @@ from m365_toolkit.store._statements import EVENT_FIELDS, SESSION_FIELDS, SUMS, S
 from m365_toolkit.store.sqlite import _SORT_CACHE_KIB, CONNECTION_PRAGMAS, SQLiteStore
 
 HERE = Path(__file__).resolve().parent
-GENERATOR_VERSION = 2  # 2: UUIDv7 session ids, user_name, events numbered by store_sequence
+GENERATOR_VERSION = 3  # 2: UUIDv7 ids, user_name, store_sequence; 3: the process column
 USERS = tuple(f"user{n:02d}@contoso.com" for n in range(20))
+# What the store records of a session's process (boot, PID namespace, start time).
+PROCESS = (
+    '{"boot":"6f1c2a4e-0d1b-4c55-9a0e-2b7c1d3e4f50","pid_namespace":"pid:[4026531836]",'
+    '"started":81234}'
+)
 OPERATIONS = (
     "security_audit", "mfa_review", "conditional_access", "mailbox_audit",
     "license_report", "guest_review", "sharepoint_scan", "role_review",
@@ -134,7 +145,7 @@ def _session_rows(
              USERS[rng.randrange(spec.users)], operation, _dumps(metadata), format_time(began),
              None if status == "active" else format_time(ended), status,
              None if status == "active" else duration,
-             f"host-{rng.randrange(8)}", rng.randrange(1000, 60_000))
+             f"host-{rng.randrange(8)}", rng.randrange(1000, 60_000), PROCESS)
         )  # fmt: skip
         events.extend(_event_rows(spec, rng, ref, operation, status, began, duration))
     return sessions, events
@@ -301,6 +312,7 @@ class BareWriter:
         self.sql = bare_statements(path)
         self.conn = bare_connection(path)
         self.host, self.pid = hostname(), os.getpid()
+        self.process = to_json(process_identity())  # the store records it on every session
 
     def lifecycles(self, count: int) -> float:
         """Seconds for ``count`` lifecycles."""
@@ -316,7 +328,7 @@ class BareWriter:
         ref = conn.execute(
             sql.insert_session,
             (session_id, BENCH_USER, OPERATION, "{}", start, None, "active", None, self.host,
-             self.pid),
+             self.pid, self.process),
         ).fetchone()[0]  # fmt: skip
         conn.execute(
             sql.insert_event, (ref, start, "start", f"Session started for {OPERATION}", "{}")

@@ -87,12 +87,21 @@ def process_started(pid: int) -> int | None:
 
 def process_identity() -> dict[str, Any] | None:
     """What tells this process apart from any other that ever had its pid: the boot, the PID
-    namespace and its start time. ``None`` where the system does not say (no ``/proc``)."""
-    boot, namespace = boot_id(), pid_namespace()
-    started = process_started(os.getpid())
-    if boot is None or namespace is None or started is None:
-        return None
-    return {"boot": boot, "pid_namespace": namespace, "started": started}
+    namespace and its start time. ``None`` where the system does not say (no ``/proc``).
+
+    Read once per process (a forked child reads its own): it cannot change while it runs.
+    """
+    pid = os.getpid()
+    if _identity[0] != pid:
+        boot, namespace, started = boot_id(), pid_namespace(), process_started(pid)
+        found = None
+        if boot is not None and namespace is not None and started is not None:
+            found = {"boot": boot, "pid_namespace": namespace, "started": started}
+        _identity[:] = [pid, found]
+    return dict(_identity[1]) if _identity[1] is not None else None
+
+
+_identity: list[Any] = [None, None]  # [pid, identity] of the process that last asked
 
 
 def process_gone(host: str | None, pid: int | None, identity: Any) -> bool | None:

@@ -46,7 +46,7 @@ def _decode_all(records: list[dict[str, Any]], key: str) -> None:
 
 def session_dicts(rows: Iterable[Sequence[Any]]) -> list[tuple[int, dict[str, Any]]]:
     """Session rows (``SESSION_COLUMNS``) as ``(row id, the guide's session dict)``."""
-    sessions, pending = [], []
+    sessions, pending, processes = [], [], []
     for (
         ref,
         session_id,
@@ -74,13 +74,15 @@ def session_dicts(rows: Iterable[Sequence[Any]]) -> list[tuple[int, dict[str, An
             "pid": pid,
         }
         if process is not None:
-            session["process"] = json.loads(process)
+            session["process"] = process
+            processes.append(session)
         if metadata == "{}":
             session["metadata"] = {}
         else:
             pending.append(session)
         sessions.append((ref, session))
     _decode_all(pending, "metadata")
+    _decode_all(processes, "process")
     return sessions
 
 
