@@ -25,6 +25,7 @@ AUDIT_TIMEOUT = "M365_TOOLKIT_AUDIT_TIMEOUT"
 AUDIT_COMMAND = "M365_TOOLKIT_AUDIT_COMMAND"
 REMEDIATION_COMMAND = "M365_TOOLKIT_REMEDIATION_COMMAND"
 TEST_POSTGRES_URL = "M365_TOOLKIT_TEST_POSTGRES_URL"
+OTEL = "M365_TOOLKIT_OTEL"
 
 DEFAULT_STORE = Path("output") / "sessions" / "sessions.db"
 DEFAULT_AUDIT_TIMEOUT = 30 * 60.0
@@ -75,6 +76,13 @@ VARIABLES: tuple[Variable, ...] = (
         "The command line run instead of the remediation PowerShell script.",
         "`pwsh -NoProfile -ExecutionPolicy Bypass -File "
         "<root>/scripts/powershell/PostRemediateM365CIS.ps1`",
+    ),
+    Variable(
+        OTEL,
+        "`1` (or `true`) turns on live OpenTelemetry export: every session a span, every "
+        "event a span event, every LLM cost record a GenAI client span, on the global tracer "
+        "provider (needs the `otel` extra).",
+        "off",
     ),
     Variable(
         TEST_POSTGRES_URL,
@@ -133,6 +141,20 @@ def audit_timeout() -> float:
     if not seconds > 0 or seconds == float("inf"):
         raise ConfigError(f"{AUDIT_TIMEOUT} must be a positive number of seconds, not {raw!r}.")
     return seconds
+
+
+def otel() -> bool:
+    """``M365_TOOLKIT_OTEL``: whether live OpenTelemetry export is on.
+
+    Raises:
+        ConfigError: The value is not a yes or a no.
+    """
+    raw = (get(OTEL) or "0").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{OTEL} must be 1 or 0 (true or false), not {raw!r}.")
 
 
 def command(name: str) -> list[str] | None:

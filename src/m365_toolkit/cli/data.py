@@ -38,11 +38,17 @@ from .sessions import sessions
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(EXPORT_FORMATS),
+    type=click.Choice((*EXPORT_FORMATS, "otlp")),
     default="json",
     show_default=True,
     help="json: the guide's format (an array of sessions with events); jsonl: one session "
-    "per line; csv: one row per session, without events.",
+    "per line; csv: one row per session, without events; otlp: finished sessions and cost "
+    "records as OpenTelemetry spans, sent to --endpoint.",
+)
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="With --format otlp: the OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces.",
 )
 @click.option(
     "--days", type=click.FloatRange(min=0), help="Only sessions started in the last N days."
@@ -55,10 +61,31 @@ from .sessions import sessions
 )
 @store_options
 def export_command(
-    manager: SessionManager, as_json: bool, fmt: str, days: float | None, output: Path | None
+    manager: SessionManager,
+    as_json: bool,
+    fmt: str,
+    endpoint: str | None,
+    days: float | None,
+    output: Path | None,
 ) -> None:
-    """Export sessions, streamed in batches (oldest first), as JSON, JSON lines or CSV."""
+    """Export sessions, streamed in batches (oldest first), as JSON, JSON lines or CSV, or
+    send them to an OpenTelemetry backend as traces (the same ids each time: no duplicates)."""
     since = window_start(days)
+    if fmt == "otlp" or endpoint is not None:
+        if fmt != "otlp" or output is not None:
+            raise click.UsageError("--endpoint goes with --format otlp, and -o does not.")
+        from ..exporters.otlp_replay import replay
+
+        sent = replay(manager.store, endpoint, since=since)
+        if as_json:
+            echo_json({"endpoint": endpoint, "sessions": sent.sessions, "costs": sent.costs,
+                       "spans": sent.spans})  # fmt: skip
+        else:
+            click.echo(
+                f"Sent {sent.sessions} session(s) and {sent.costs} cost record(s) as "
+                f"{sent.spans} span(s) to {endpoint}."
+            )
+        return
     if output is None:
         export_sessions(manager.store, sys.stdout, fmt, since=since)
         return

@@ -30,8 +30,10 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.session import ServerSession
 from mcp.types import CallToolResult, TextContent
+from opentelemetry import trace
 
 from ..errors import SessionsError
+from ..exporters import otel_names
 from ..m365.progress import Step
 from ..sessions.model import Session
 from ..sessions.scope import close_session
@@ -165,6 +167,10 @@ class SessionTracking:
                 f"Error executing tool {tool}: the call could not be recorded in the audit "
                 f"trail, so it did not run: {exc}"
             )
+        # The SDK's OpenTelemetry middleware runs outside this one: name the session on its
+        # span, so a trace of the tool call leads to the audit trail (and live export's
+        # session span, made in this context, is that span's child).
+        trace.get_current_span().set_attribute(otel_names.SESSION_ID, session.session_id)
         call = ToolCall(tool, session, ctx.session)
         token = _CURRENT.set(call)
         try:

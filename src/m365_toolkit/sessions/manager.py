@@ -6,12 +6,13 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import settings
 from .._util import system as _system
 from .._util.closing import Closing
 from .._util.system import Clock, utc_now
@@ -22,6 +23,9 @@ from .formatting import format_statistics
 from .model import Completion, Event, Session, Status, completion_event, final_status, with_seq
 from .query import SessionQuery, parse_status, window_start
 from .scope import SessionScope as SessionScope  # re-exported: it lived here
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 LEGACY_LOG = "session_log.json"
 
@@ -40,6 +44,10 @@ class SessionManager(Closing):
             directory.
         store: An already open store to use instead of ``storage_path``.
         clock: Returns the current UTC time; replace it in tests.
+        otel: Live OpenTelemetry export of what this manager's store commits: ``True`` on
+            the global tracer provider, a ``TracerProvider`` to use that one, ``False`` off;
+            ``None`` (default) follows ``M365_TOOLKIT_OTEL`` (off unless set). Needs the
+            ``otel`` extra.
     """
 
     def __init__(
@@ -48,6 +56,7 @@ class SessionManager(Closing):
         *,
         store: Store | None = None,
         clock: Clock = utc_now,
+        otel: bool | TracerProvider | None = None,
     ) -> None:
         if store is None:
             location = StoreLocation.parse(storage_path)
@@ -64,12 +73,15 @@ class SessionManager(Closing):
         self.active_sessions: dict[str, Session] = {}
         self.clock = clock
         self._lock = threading.Lock()
+        self._stop_export = _live_export(store, otel)
 
     def __repr__(self) -> str:
         return f"SessionManager({self.storage_path!r})"
 
     def close(self) -> None:
         """Close the store."""
+        if self._stop_export is not None:
+            self._stop_export()
         self.store.close()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -294,6 +306,22 @@ class SessionManager(Closing):
                 f"Cannot import {str(source)!r}: it is not a JSON array of sessions.", str(source)
             )
         return self.store.import_sessions(Session.from_dict(record) for record in records)
+
+
+def _live_export(store: Store, otel: bool | TracerProvider | None) -> Callable[[], None] | None:
+    """Hang the OpenTelemetry exporter on the store's append path, if asked."""
+    if otel is None:
+        otel = settings.otel()
+    if otel is False:
+        return None
+    try:  # an adapter of the trail, loaded only when asked for
+        from ..exporters.otel import LiveExporter
+    except ImportError as exc:
+        raise ConfigError(
+            "Live OpenTelemetry export needs the otel extra: "
+            "pip install 'm365-security-toolkit[otel]'."
+        ) from exc
+    return store.listen(LiveExporter(None if otel is True else otel))
 
 
 def _hint_legacy_log(store_path: Path) -> None:

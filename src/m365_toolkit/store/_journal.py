@@ -49,7 +49,8 @@ class Record:
         timestamp: When it happened.
         event: The event, for every kind but ``cost``.
         session: For ``start``, the session as stored (the guide's format, without events);
-            for ``complete``, its ``status``, ``end_time`` and ``duration_seconds``.
+            for ``complete``, its ``status``, ``end_time`` (a datetime) and
+            ``duration_seconds``.
         cost: The cost record, for ``cost``.
     """
 

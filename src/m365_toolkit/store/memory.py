@@ -133,7 +133,11 @@ class MemoryStore(Closing):
             if kind == "start":
                 fields = {k: v for k, v in session.items() if k != "events"}
             elif kind == "complete":
-                fields = {k: session[k] for k in ("status", "end_time", "duration_seconds")}
+                fields = {
+                    "status": session["status"],
+                    "end_time": parse_time(session["end_time"]),
+                    "duration_seconds": session["duration_seconds"],
+                }
             event = Event.from_dict(record)
             written.append(Record(seq, kind, session["session_id"], event.timestamp, event, fields))
         return seq

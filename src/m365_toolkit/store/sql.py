@@ -211,7 +211,12 @@ class SQLStore(Closing):
                             else "event"
                         )  # fmt: skip
                         if written is not None:
-                            records.append(self._event_record(session, event, kind))
+                            outcome = (
+                                {"status": session.status.value, "end_time": session.end_time,
+                                 "duration_seconds": session.duration_seconds}
+                                if kind == "complete" else {}
+                            )  # fmt: skip
+                            records.append(self._event_record(session, event, kind, **outcome))
                 self._append_many(conn, written, "events", EVENT_FIELDS, rows, records)
                 imported += len(refs)
                 skipped += len(fresh) - len(refs)

@@ -1,0 +1,122 @@
+"""What OpenTelemetry export costs: lifecycles per second with live export on (SDK + batch
+processor + OTLP/HTTP exporter to a receiver on loopback) vs off, in the same run, and replay
+throughput over a store of stored sessions (spans per second).
+
+    python bench/bench_otel.py [--lifecycles 2000] [--sessions 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from m365_toolkit import Session, SessionManager  # noqa: E402
+from m365_toolkit.exporters.otlp_replay import replay  # noqa: E402
+from tests.otlp_receiver import Receiver  # noqa: E402
+
+
+def _collector(endpoints: multiprocessing.Queue, done: multiprocessing.Event) -> None:
+    """A receiver in a process of its own, as a real collector is: its decoding must not take
+    the writers' GIL."""
+    with Receiver() as receiver:
+        endpoints.put(receiver.endpoint)
+        done.wait()
+        endpoints.put(len(receiver.spans))
+
+
+class Collector:
+    def __enter__(self) -> Collector:
+        self._queue: multiprocessing.Queue = multiprocessing.Queue()
+        self._done = multiprocessing.Event()
+        self._process = multiprocessing.Process(target=_collector, args=(self._queue, self._done))
+        self._process.start()
+        self.endpoint: str = self._queue.get(timeout=30)
+        return self
+
+    def received(self) -> int:
+        self._done.set()
+        count: int = self._queue.get(timeout=60)
+        return count
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._process.join(30)
+
+
+def lifecycles(manager: SessionManager, count: int) -> float:
+    began = time.perf_counter()
+    for _ in range(count):
+        session = manager.create_session("security_audit")
+        for step in range(3):
+            session.add_event("progress", f"step {step}", {"step": step})
+        session.complete("success")
+    return count / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lifecycles", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=100_000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench_otel_"))
+    with Collector() as receiver:
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(receiver.endpoint)))
+        rates: dict[str, list[float]] = {"on": [], "off": []}
+        with (
+            SessionManager(folder / "off.db", otel=False) as off,
+            SessionManager(folder / "on.db", otel=provider) as on,
+        ):
+            lifecycles(off, 100), lifecycles(on, 100)  # warm up
+            for _ in range(args.rounds):  # interleaved, so load on the machine hits both
+                rates["off"].append(lifecycles(off, args.lifecycles))
+                rates["on"].append(lifecycles(on, args.lifecycles))
+        provider.shutdown()
+        best = {mode: max(values) for mode, values in rates.items()}
+        median = {mode: statistics.median(values) for mode, values in rates.items()}
+        print(f"bench_otel: best of {args.rounds} interleaved rounds of {args.lifecycles}")
+        print(
+            f"lifecycles/s  live export on {best['on']:,.0f}  off {best['off']:,.0f}  "
+            f"ratio {best['on'] / best['off']:.2f} (median {median['on'] / median['off']:.2f})"
+            "  goal >= 0.85"
+        )
+        print(f"spans received by the collector: {receiver.received():,}")
+    store = folder / "replay.db"
+    with SessionManager(store) as manager:
+        sessions = []
+        for number in range(args.sessions):
+            record = Session(operation_type="security_audit").to_dict()
+            record["events"] += [
+                {"timestamp": record["start_time"], "type": "progress",
+                 "description": f"step {n}", "data": {"n": number}}
+                for n in range(3)
+            ]  # fmt: skip
+            record["events"].append({"timestamp": record["start_time"], "type": "complete",
+                                     "description": "done", "data": {}})  # fmt: skip
+            record.update(status="success", end_time=record["start_time"], duration_seconds=0.0)
+            sessions.append(Session.from_dict(record))
+        manager.store.import_sessions(sessions)
+        with Collector() as receiver:
+            began = time.perf_counter()
+            sent = replay(manager.store, receiver.endpoint)
+            took = time.perf_counter() - began
+        print(
+            f"replay: {sent.spans:,} spans ({sent.sessions:,} sessions, 5 events each) in "
+            f"{took:.1f} s = {sent.spans / took:,.0f} spans/s"
+        )
+
+
+if __name__ == "__main__":
+    main()
