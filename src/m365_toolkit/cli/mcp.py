@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -72,12 +73,17 @@ def run_mcp(
             f"The toolkit folder {str(folder)!r} does not exist; name an existing folder "
             "with --root or M365_TOOLKIT_ROOT."
         )
+    location = store_location(folder, store)
     try:
-        with SessionManager(store_location(folder, store)):
+        with SessionManager(location):
             pass  # the store opens (and a new one is created) before the server answers
         server = build_server(folder, store, audit_timeout=audit_timeout)
     except SessionsError as exc:
         raise click.ClickException(" ".join(str(exc).split())) from exc
+    except OSError as exc:  # a store path the store did not map to an error of its own
+        raise click.ClickException(
+            f"Cannot open the session store {os.fspath(location)!r}: {exc.strerror or exc}."
+        ) from exc
     if transport == "stdio":
         server.run()
     else:

@@ -29,7 +29,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from pydantic import ConfigDict, ValidationError
 
-from .messages import describe
+from .messages import describe, quote
 
 __all__ = [
     "InvalidArguments",
@@ -107,7 +107,7 @@ def rejection(error: ValidationError, accepted: Iterable[str]) -> InvalidArgumen
     takes = ", ".join(accepted) or "no arguments"
     problems: list[str] = []
     for item in error.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or "arguments"
+        where = ".".join(_name(part) for part in item["loc"]) or "arguments"
         kind = item["type"]
         if kind == "missing":
             problems.append(f"{where}: required, but not given")
@@ -121,6 +121,12 @@ def rejection(error: ValidationError, accepted: Iterable[str]) -> InvalidArgumen
                 message = f"expected {message.removeprefix('Input should be ')}"
             problems.append(f"{where}: {message}, got {describe(item['input'])}")
     return InvalidArguments(problems)
+
+
+def _name(part: str | int) -> str:
+    """An argument's name as a message shows it: bare if it is a plain name, else quoted."""
+    text = str(part)
+    return text if text.isidentifier() and len(text) <= 64 else quote(text, 64)
 
 
 def _closed(schema: dict[str, Any] | None) -> dict[str, Any] | None:
