@@ -310,17 +310,16 @@ async def test_megabyte_arguments_over_stdio_give_short_errors_and_few_log_lines
 
 
 async def test_two_exports_with_one_name_get_a_workbook_each_named_after_its_session(root):
-    async with Client(build_server(root)) as client:
-        async with anyio.create_task_group() as group:
-            results: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    async with Client(build_server(root)) as client, anyio.create_task_group() as group:
 
-            async def analyse(site: str) -> None:
-                results[site] = await client.call_tool(
-                    "analyze_sharepoint_permissions", {"input_file": f"{site}/export.csv"}
-                )
+        async def analyse(site: str) -> None:
+            results[site] = await client.call_tool(
+                "analyze_sharepoint_permissions", {"input_file": f"{site}/export.csv"}
+            )
 
-            for site in ("siteA", "siteB"):
-                group.start_soon(analyse, site)
+        for site in ("siteA", "siteB"):
+            group.start_soon(analyse, site)
     reports = root / "output" / "reports" / "sharepoint"
     names = set()
     for site, result in results.items():
@@ -350,9 +349,12 @@ def test_the_binary_atomic_writer_replaces_whole_or_not_at_all(tmp_path):
     with atomic_binary_file(link, "workbook") as file:
         file.write(b"\x00new")
     assert link.is_symlink() and target.read_bytes() == b"\x00new"
-    with pytest.raises(StoreError, match="Cannot write the workbook"):
-        with atomic_binary_file(tmp_path / "missing" / "x.xlsx", "workbook") as file:
-            file.write(b"x")
+    missing = tmp_path / "missing" / "x.xlsx"
+    with (
+        pytest.raises(StoreError, match="Cannot write the workbook"),
+        atomic_binary_file(missing, "workbook") as file,
+    ):
+        file.write(b"x")
 
 
 # -- 6. m365-toolkit mcp refuses a missing root or a broken store -------------------------
