@@ -16,7 +16,6 @@ the ratio of the bests followed by that of the medians.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -25,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,10 +36,20 @@ from bench_sessions import (
     USERS,
     _short,
     _wal_files,
+    bare_connection,
+    bare_statements,
+    bulk_load,
+    insert_statement,
     interleave,
     peak_memory,
     ratios,
+    report_statement,
+    same_statements,
+    schema_hash,
+    sorting,
     timed,
+    traced,
+    uuid7_at,
 )
 
 from m365_toolkit import SessionManager
@@ -49,16 +57,12 @@ from m365_toolkit._util.system import format_time, parse_time, utc_now
 from m365_toolkit.cost_tracker import GPT5CostTracker
 from m365_toolkit.costs.budgets import CONFIG_ENV
 from m365_toolkit.costs.model import GROUPS
-from m365_toolkit.store._sql import (
-    ADD_SESSION_COST,
-    INSERT_COST,
-    MIGRATIONS,
-    SESSION_COST_TOTALS,
-)
-from m365_toolkit.store.sqlite import CONNECTION_PRAGMAS, SQLiteStore
+from m365_toolkit.sessions.model import _new_id
+from m365_toolkit.store._statements import COST_FIELDS, SUMS, Statements
+from m365_toolkit.store.sqlite import SQLiteStore
 
 HERE = Path(__file__).resolve().parent
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: UUIDv7 session ids, user_name, costs numbered by store_sequence
 # USD per million tokens (input, cached input, output), as genai-prices 0.2 has them.
 MODELS = {
     "gpt-5": ("1.25", "0.125", "10"),
@@ -75,7 +79,6 @@ MODELS = {
 REQUEST_TYPES = ("chat", "responses", "reasoning", "batch")
 BENCH_USER = "bench-tracker@contoso.com"
 CHUNK = 50_000
-BARE_PRAGMAS = ("PRAGMA synchronous = NORMAL", *CONNECTION_PRAGMAS)
 REQUEST = ("gpt-5", 1200, 300, 200)  # model, prompt, completion, cached tokens
 QUERIES = (*(f"report:{group}" for group in GROUPS), "daily", "monthly")
 
@@ -97,7 +100,11 @@ class Spec:
     metadata_share: float = 0.1
     seed: int = 1
     generator: int = GENERATOR_VERSION
-    schema: str = hashlib.sha256("".join(MIGRATIONS).encode()).hexdigest()[:16]
+    schema: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.schema:
+            object.__setattr__(self, "schema", schema_hash())
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ class Rows:
     def _row(self, index: int) -> tuple[Any, ...]:
         spec, rng = self.spec, self.rng
         if index % spec.per_session == 0:
-            self.link = self._session(rng)
+            self.link = self._session(rng, self.start + self.step * index)
         session_id, user, operation = self.link
         rate = self.rates[rng.randrange(len(self.rates))]
         request_type = REQUEST_TYPES[rng.randrange(spec.request_types)]
@@ -156,47 +163,42 @@ class Rows:
             cached, output, reasoning, *costs, sum(costs), rate.source, metadata,
         )  # fmt: skip
 
-    def _session(self, rng: random.Random) -> tuple[str | None, str, str | None]:
+    def _session(self, rng: random.Random, began: datetime) -> tuple[str | None, str, str | None]:
         user = USERS[rng.randrange(self.spec.users)]
         if rng.random() >= self.spec.session_share:
             return None, user, None
-        session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        session_id = uuid7_at(began, rng)  # a session started then, as the store names it
         return session_id, user, OPERATIONS[rng.randrange(self.spec.operations)]
+
+
+INSERT_COSTS = insert_statement("costs", COST_FIELDS)
+# Every session's running totals from its stored costs: what the store's ADD_TO_TOTALS
+# (Statements.add_to_totals) leaves in cost_sessions after adding them one by one.
+SESSION_TOTALS = (
+    f"INSERT INTO cost_sessions (session_id, requests, input_tokens, cached_tokens, "
+    f"output_tokens, reasoning_tokens, total_cost) SELECT session_id, {SUMS} FROM costs "
+    "WHERE session_id IS NOT NULL GROUP BY session_id"
+)
 
 
 def generate(path: Path, spec: Spec, now: datetime) -> None:
     """Write the dataset into a store file the real SQLiteStore created."""
-    SQLiteStore(path).close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    indexes = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-    ).fetchall()
-    for statement in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF",
-                      "PRAGMA cache_size = -1000000", "PRAGMA temp_store = MEMORY"):  # fmt: skip
-        conn.execute(statement)
-    for name, _ in indexes:  # rebuilt after the load: same schema, far faster to fill
-        conn.execute(f"DROP INDEX {name}")
     rows = Rows(spec, now - timedelta(days=spec.days))
-    conn.execute("BEGIN")
-    for first in range(0, spec.records, CHUNK):
-        insert(conn, rows.chunk(first, min(CHUNK, spec.records - first)))
-    conn.execute("COMMIT")
-    for _, sql in indexes:
-        conn.execute(sql)
-    conn.execute("ANALYZE")  # as a long-lived store would have after PRAGMA optimize
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.close()
+
+    def load(conn: sqlite3.Connection) -> int:
+        for first in range(0, spec.records, CHUNK):
+            chunk = rows.chunk(first, min(CHUNK, spec.records - first))
+            conn.executemany(INSERT_COSTS, ((first + n, *row) for n, row in enumerate(chunk, 1)))
+        conn.execute(SESSION_TOTALS)
+        return spec.records
+
+    bulk_load(path, load, analyze=True)  # ANALYZE: as a long-lived store after PRAGMA optimize
 
 
-def insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Add cost rows with the store's statements (the row, then its session's totals)."""
-    conn.executemany(INSERT_COST, rows)
-    conn.executemany(ADD_SESSION_COST, (_session_cost(row) for row in rows if row[1]))
-
-
-def _session_cost(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """ADD_SESSION_COST's parameters for an INSERT_COST row."""
-    return row[1], *row[6:10], row[13]
+def _increment(session_id: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``Statements.add_to_totals``' parameters for a cost row (``COST_FIELDS`` after seq):
+    session id, 1 request, the four token counts, the total cost."""
+    return session_id, 1, *row[6:10], row[13]
 
 
 def dataset(data_dir: Path, spec: Spec) -> tuple[Path, datetime, str]:
@@ -239,42 +241,44 @@ def track(tracker: GPT5CostTracker, count: int) -> float:
 
 
 class BareTracker:
-    """The store's SQL for one tracked request, issued with plain sqlite3: BEGIN IMMEDIATE,
-    INSERT, add to and read the session's totals, COMMIT. The row is the store's, with a new
-    timestamp."""
+    """What the store does for one tracked request (``SQLCostLog.add``), on plain sqlite3:
+    BEGIN IMMEDIATE, the store's INSERT of the cost (``Statements.insert_cost``, which takes
+    the next number of the store-wide sequence and returns it), its upsert of the session's
+    running totals returning them (``Statements.add_to_totals``), COMMIT. The row is one the
+    store wrote, with a new timestamp, on a new session with a UUIDv7 id."""
 
     def __init__(self, path: Path, row: tuple[Any, ...]) -> None:
-        SQLiteStore(path).close()  # same schema
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        for statement in BARE_PRAGMAS:
-            self.conn.execute(statement)
+        self.sql = bare_statements(path)
+        self.conn = bare_connection(path)
         self.rest = row[2:]
+        self.session_id = _new_id()
+
+    def new_session(self) -> None:
+        self.session_id = _new_id()
 
     def track(self, count: int) -> float:
         """Seconds for ``count`` requests, on a new session."""
-        conn, rest = self.conn, self.rest
-        session_id = str(uuid.uuid4())
-        added = _session_cost((None, session_id, *rest))
+        self.new_session()
         began = time.perf_counter()
         for _ in range(count):
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(INSERT_COST, (format_time(datetime.now(UTC)), session_id, *rest))
-            conn.execute(ADD_SESSION_COST, added)
-            conn.execute(SESSION_COST_TOTALS, (session_id,)).fetchone()
-            conn.execute("COMMIT")
+            self.request()
         return time.perf_counter() - began
+
+    def request(self) -> None:
+        conn, sql, session_id = self.conn, self.sql, self.session_id
+        row = (format_time(datetime.now(UTC)), session_id, *self.rest)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(sql.insert_cost, row).fetchone()
+        conn.execute(sql.add_to_totals, _increment(session_id, row)).fetchone()
+        conn.execute("COMMIT")
 
 
 def stored_row(path: Path) -> tuple[Any, ...]:
-    """The last cost row of a store, in INSERT_COST's column order."""
+    """The last cost row of a store, in ``Statements.insert_cost``'s parameter order."""
     conn = sqlite3.connect(path)
     try:
         row: tuple[Any, ...] = conn.execute(
-            "SELECT timestamp, session_id, user, operation_type, model, request_type, "
-            "input_tokens, cached_tokens, output_tokens, reasoning_tokens, input_cost, "
-            "cached_cost, output_cost, total_cost, price_source, metadata "
-            "FROM costs ORDER BY seq DESC LIMIT 1"
+            f"SELECT {', '.join(COST_FIELDS[1:])} FROM costs ORDER BY seq DESC LIMIT 1"
         ).fetchone()
     finally:
         conn.close()
@@ -282,15 +286,22 @@ def stored_row(path: Path) -> tuple[Any, ...]:
 
 
 def prefill(path: Path, session_id: str, count: int) -> None:
-    """Give a session ``count`` stored costs, in one transaction."""
+    """Give a session ``count`` stored costs, in one transaction, through the store's bulk
+    path (what ``import_records`` does once it knows which records are new)."""
     row = stored_row(path)
-    conn = sqlite3.connect(path, isolation_level=None)
+    store = SQLiteStore(path)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        insert(conn, [(row[0], session_id, *row[2:])] * count)
-        conn.execute("COMMIT")
+        rows = [(row[0], session_id, *row[2:])] * count
+        with store.dialect.transaction() as conn:
+            seqs = store.dialect.reserve(conn, count)
+            store.dialect.insert_rows(
+                conn, "costs", COST_FIELDS, [(seq, *r) for seq, r in zip(seqs, rows, strict=True)]
+            )
+            one = _increment(session_id, row)
+            total = (session_id, count, *(value * count for value in one[2:]))
+            conn.execute(store.sql.add_to_totals, total).fetchone()
     finally:
-        conn.close()
+        store.close()
 
 
 def tracking_rows(rounds: int, count: int, prefilled: int) -> list[str]:
@@ -304,6 +315,15 @@ def tracking_rows(rounds: int, count: int, prefilled: int) -> list[str]:
             assert full.session_id is not None
             prefill(manager.store.path, full.session_id, prefilled)
             bare.track(20)
+            model, prompt, completion, cached = REQUEST
+            check = same_statements(
+                "0 statements per track_request",
+                traced(
+                    manager.store.dialect.connect(),
+                    lambda: full.track_request(model, prompt, completion, cached),
+                ),
+                traced(bare.conn, bare.request),
+            )
             times = interleave(
                 {
                     "store": lambda: track(new_tracker(manager), count),
@@ -319,6 +339,7 @@ def tracking_rows(rounds: int, count: int, prefilled: int) -> list[str]:
     slower, slower_text = ratios(times["full"], times["store"])
     label = f"1 us/request, {_short(prefilled)}-cost session vs new"
     return [
+        check,
         line("1 track_request/s, store vs bare", f"{count / min(times['store']):,.0f}",
              f"{count / min(times['bare']):,.0f}", per_s_text, ">= 0.50", per_s >= 0.5),
         line(label, f"{min(times['full']) / count * 1e6:.0f}",
@@ -327,11 +348,6 @@ def tracking_rows(rounds: int, count: int, prefilled: int) -> list[str]:
 
 
 # -- reports ---------------------------------------------------------------------------------
-
-BARE_BY_MODEL = (
-    "SELECT model, count(*), total(input_tokens), total(cached_tokens), total(output_tokens), "
-    "total(reasoning_tokens), total(total_cost) FROM costs GROUP BY model"
-)
 
 
 def queries(tracker: GPT5CostTracker) -> dict[str, Callable[[], object]]:
@@ -354,17 +370,26 @@ def report_tracker(path: Path, now: datetime) -> tuple[SessionManager, GPT5CostT
 def report_rows(path: Path, now: datetime, rounds: int) -> list[str]:
     """Row 2: every report over the big store, report("model") vs bare, peak memory."""
     manager, tracker = report_tracker(path, now)
-    conn = sqlite3.connect(path)
+    store = manager.store
+    assert isinstance(store, SQLiteStore)
+    # report("model", days=None): the store's statement, with no time filter, as it sorts.
+    by_model = report_statement(Statements(store.dialect), store.dialect.bytewise, "model", "")
+    conn = bare_connection(path)
     try:
         runs = queries(tracker)
-        check_by_model(tracker, conn)  # warm-up, and a check
+        check_by_model(tracker, conn, by_model)  # warm-up, and checks
+        check = same_statements(
+            "0 statements per report('model')",
+            traced(store.dialect.connect(), runs["report:model"]),
+            traced(conn, lambda: sorting(conn, by_model, ())),
+        )
         timings = {name: lambda run=run: timed(run) for name, run in runs.items()}
-        timings["bare"] = lambda: timed(lambda: conn.execute(BARE_BY_MODEL).fetchall())
+        timings["bare"] = lambda: timed(lambda: sorting(conn, by_model, ()))
         times = interleave(timings, rounds)
     finally:
         manager.close()
         conn.close()
-    rows = []
+    rows = [check]
     for name in runs:
         best = min(times[name])
         bare = f"{min(times['bare']):.3f}" if name == "report:model" else ""
@@ -381,10 +406,10 @@ def _title(name: str) -> str:
     return f"get_{name}_cost()"
 
 
-def check_by_model(tracker: GPT5CostTracker, conn: sqlite3.Connection) -> None:
+def check_by_model(tracker: GPT5CostTracker, conn: sqlite3.Connection, by_model: str) -> None:
     """Fail loudly if the store and bare sqlite3 disagree on the costs by model."""
-    store = {g.key: (g.totals.requests, g.totals.input) for g in tracker.report("model", None)}
-    bare = {row[0]: (row[1], int(row[2])) for row in conn.execute(BARE_BY_MODEL)}
+    store = [(g.key, g.totals.requests, g.totals.input) for g in tracker.report("model", None)]
+    bare = [(row[0], row[1], row[2]) for row in conn.execute(by_model)]
     assert store == bare, "costs by model differ"
 
 
@@ -458,13 +483,17 @@ def footer(spec: Spec, requests: int, prefilled: int) -> str:
     return (
         f"track_request = {requests} requests per round on a new session (a new SessionManager\n"
         "on a temp file, no budgets), each committed; the second row runs them on a session that\n"
-        f"already has {prefilled:,} costs. Bare = the store's SQL per request on plain sqlite3,\n"
-        "same pragmas: BEGIN IMMEDIATE, INSERT the cost, add it to and read the session's\n"
-        "running totals (what the tracker returns, in the same transaction), COMMIT; row values\n"
-        f"precomputed. Reports: days=None over {spec.records:,} records in {spec.days} days "
+        f"already has {prefilled:,} costs. Bare = what the store sends per request, on plain\n"
+        "sqlite3 with its pragmas: BEGIN IMMEDIATE, its INSERT of the cost (next number of the\n"
+        "store-wide sequence, RETURNING seq), its upsert of the session's running totals\n"
+        "RETURNING them (what the tracker returns, same transaction), COMMIT; statements from\n"
+        "store._statements.Statements, UUIDv7 session ids, row values precomputed. Rows 0 = the\n"
+        "statements traced on each connection (literals aside), checked equal before timing.\n"
+        f"Reports: days=None over {spec.records:,} records in {spec.days} days "
         f"({spec.models} models, {spec.request_types} types,\n{spec.users} users, "
         f"{spec.operations} operations, {spec.session_share:.0%} linked to sessions); bare = "
-        "report('model')'s GROUP BY\non a default sqlite3 connection, without ORDER BY. "
+        "report('model')'s statement\non a connection with the store's pragmas, its sort cache "
+        "set as the store sets it.\n"
         "Memory = peak RSS growth over a report\nin a fresh process (VmHWM reset just before; "
         "'file' = file-backed pages among it) and\npy = tracemalloc peak of a second run "
         f"(Python heap only); the worst of the {len(QUERIES)} reports."

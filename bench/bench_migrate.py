@@ -33,21 +33,21 @@ from bench_postgres import DEFAULT_URL, schema_url
 from bench_sessions import HERE, Spec, _reset_peak_rss, _short, _status_kb, dataset, line
 
 from m365_toolkit.store import SCAN_BATCH, _safe
+from m365_toolkit.store._statements import EVENT_FIELDS, SESSION_FIELDS
 from m365_toolkit.store.postgres import PostgresStore
 from m365_toolkit.store.sqlite import SQLiteStore
 from m365_toolkit.transfer import migrate
 
 COPY_ROWS = 10_000  # rows fetched from sqlite3 per step of the bare COPY
-BARE_SESSIONS = (
-    "SELECT id, session_id, user, operation_type, metadata, start_time, end_time, status, "
-    "duration_seconds, host, pid FROM sessions ORDER BY id"
-)
-BARE_EVENTS = "SELECT session, timestamp, type, description, data FROM events ORDER BY seq"
-COPY_SESSIONS = (
-    "COPY sessions (id, session_id, user_name, operation_type, metadata, start_time, end_time, "
-    "status, duration_seconds, host, pid) FROM STDIN"
-)
-COPY_EVENTS = "COPY events (session, timestamp, type, description, data) FROM STDIN"
+# The same columns on both sides (the store's field lists); rows keep their ids and numbers.
+SESSION_COLUMNS = ", ".join(("id", *SESSION_FIELDS))
+EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
+BARE_SESSIONS = f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY id"
+BARE_EVENTS = f"SELECT {EVENT_COLUMNS} FROM events ORDER BY seq"
+COPY_SESSIONS = f"COPY sessions ({SESSION_COLUMNS}) FROM STDIN"
+COPY_EVENTS = f"COPY events ({EVENT_COLUMNS}) FROM STDIN"
+# New records continue above the highest number copied (the store-wide sequence).
+SET_SEQUENCE = "SELECT setval('store_sequence', (SELECT max(seq) FROM events))"
 
 # -- the copies (each in a fresh subprocess) -------------------------------------------------
 
@@ -92,6 +92,8 @@ def run_copy(path: Path, url: str, batch: int) -> dict[str, Any]:
                     count += len(chunk)
             conn.commit()
             counts.append(count)
+        conn.execute(SET_SEQUENCE)
+        conn.commit()
     seconds = time.perf_counter() - began
     src.close()
     return {"seconds": seconds, "sessions": counts[0], "events": counts[1]}
@@ -165,8 +167,9 @@ def run(args: argparse.Namespace) -> None:
         f"migrate = transfer.migrate(SQLiteStore, PostgresStore, batch={args.batch}): scan, "
         f"Session.from_dict, import_sessions;\nimported {mig['imported']:,}, skipped "
         f"{mig['skipped']:,}; Migration.check() passed. Bare COPY = plain sqlite3 cursors "
-        "into psycopg\nCOPY (text), sessions keeping their ids, one transaction per table. "
-        "Each run in a fresh\nprocess and schema; RSS = VmHWM growth over the copy."
+        "into psycopg\nCOPY (text), sessions and events keeping their ids and numbers, one "
+        "transaction per table,\nthen the store-wide sequence set above them. Each run in a "
+        "fresh process and schema;\nRSS = VmHWM growth over the copy."
     )
 
 

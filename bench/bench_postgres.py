@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import multiprocessing as mp
 import os
 import pstats
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -39,14 +37,11 @@ import psycopg
 
 from m365_toolkit import SessionManager
 from m365_toolkit._util.system import hostname
+from m365_toolkit._util.values import to_json
+from m365_toolkit.sessions.model import _new_id, duration_between
 from m365_toolkit.store import _safe
-from m365_toolkit.store._pg_sql import (
-    APPEND_EVENT,
-    FINISH_SESSION,
-    INSERT_EVENT,
-    INSERT_SESSION,
-    LOCK_SESSION,
-)
+from m365_toolkit.store._statements import Statements
+from m365_toolkit.store.postgres import PostgresStore
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 STORE_USER = "bench-store@contoso.com"
@@ -68,49 +63,55 @@ def store_lifecycle(manager: SessionManager) -> None:
 class BareWriter:
     """The store's lifecycle, statement for statement and commit for commit, on bare psycopg.
 
-    The statements are the store's own text (imported from ``_pg_sql``); the transactions
-    and the round trips are those of ``PostgresStore.create``, ``append_event`` and
-    ``finish``: an autocommit connection, ``BEGIN`` .. ``COMMIT`` around create and finish,
-    each ``RETURNING`` row fetched.
+    The statements are the store's own (``store._statements.Statements`` built for the
+    PostgreSQL dialect); the transactions and the round trips are those of
+    ``SQLStore.create``, ``append_event`` and ``finish``: an autocommit connection,
+    ``BEGIN`` .. ``COMMIT`` around create and finish, each ``RETURNING`` row fetched; session
+    ids are UUIDv7 from the store's ``_new_id``.
     """
 
     def __init__(self, url: str) -> None:
+        store = PostgresStore(url, min_size=1, max_size=1)
+        try:
+            self.sql = Statements(store.dialect)
+        finally:
+            store.close()
         self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         self.host, self.pid = hostname(), os.getpid()
-        self.insert_session = INSERT_SESSION.format(conflict="")
 
     def close(self) -> None:
         self.conn.close()
 
     def lifecycle(self) -> None:
-        conn, session_id, start = self.conn, str(uuid.uuid4()), datetime.now(UTC)
+        conn, sql, session_id, start = self.conn, self.sql, _new_id(), datetime.now(UTC)
         with conn.transaction():  # create
             row = conn.execute(
-                self.insert_session,
+                sql.insert_session,
                 (session_id, BARE_USER, OPERATION, "{}", start, None, "active", None,
                  self.host, self.pid),
             ).fetchone()  # fmt: skip
             assert row is not None
             ref = row[0]
             conn.execute(
-                INSERT_EVENT, (ref, start, "start", f"Session started for {OPERATION}", "{}")
+                sql.insert_event, (ref, start, "start", f"Session started for {OPERATION}", "{}")
             ).fetchone()
         for step in range(3):  # append_event, one autocommitted statement each
-            data = json.dumps({"step": step}, ensure_ascii=False, separators=(",", ":"))
             conn.execute(
-                APPEND_EVENT,
-                (datetime.now(UTC), "check", f"Checked step {step + 1}", data, session_id),
-            ).fetchone()
+                sql.append_event,
+                (datetime.now(UTC), "check", f"Checked step {step + 1}", to_json({"step": step}),
+                 session_id),
+            ).fetchone()  # fmt: skip
         end = datetime.now(UTC)
         with conn.transaction():  # finish
-            row = conn.execute(LOCK_SESSION, (session_id,)).fetchone()
+            row = conn.execute(sql.lock_session, (session_id,)).fetchone()
             assert row is not None and row[1] == "active"
             ref, _, began = row
+            duration = duration_between(began, end)
             conn.execute(
-                INSERT_EVENT, (ref, end, "complete", "Session completed with status: success", "{}")
+                sql.insert_event,
+                (ref, end, "complete", "Session completed with status: success", "{}"),
             ).fetchone()
-            duration = max(0.0, round((end - began).total_seconds(), 6))
-            conn.execute(FINISH_SESSION, ("success", end, duration, ref))
+            conn.execute(sql.finish, ("success", end, duration, ref))
 
 
 # -- writer processes ------------------------------------------------------------------------
@@ -144,7 +145,7 @@ def writer(url: str, pipe: Pipe, profile: str | None) -> None:
                 profiler.disable()
             pipe.send((done, time.monotonic()))
         # Connections the store's pool holds now (bare always has one).
-        pipe.send(manager.store._db._pool.get_stats().get("pool_size", 0))  # type: ignore[attr-defined]
+        pipe.send(manager.store.dialect._pool.get_stats().get("pool_size", 0))  # type: ignore[attr-defined]
     finally:
         manager.close()
         bare.close()
@@ -200,8 +201,11 @@ class Writers:
 # -- checks ----------------------------------------------------------------------------------
 
 
-def round_trips_per_lifecycle(url: str, count: int = 20) -> tuple[float, float]:
-    """Round trips to the server per lifecycle, store and bare.
+def round_trips_per_lifecycle(
+    url: str, count: int = 20
+) -> tuple[float, float, list[str], list[str]]:
+    """Round trips to the server per lifecycle, store and bare; and the statements each sent
+    in one lifecycle (as passed to ``Cursor.execute``: ``BEGIN`` and ``COMMIT`` are not).
 
     Counted as psycopg ``Connection.wait`` calls whose generator waited on the socket at
     least once: a call that returns without I/O (the pool's ``commit()`` of an idle
@@ -209,6 +213,12 @@ def round_trips_per_lifecycle(url: str, count: int = 20) -> tuple[float, float]:
     """
     calls = 0
     original = psycopg.Connection.wait
+    original_execute = psycopg.Cursor.execute
+    sent: list[str] = []
+
+    def recording(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return original_execute(self, query, *args, **kwargs)
 
     def counted(gen: Any) -> Any:
         nonlocal calls
@@ -234,18 +244,25 @@ def round_trips_per_lifecycle(url: str, count: int = 20) -> tuple[float, float]:
             bare.lifecycle()
         psycopg.Connection.wait = counting  # type: ignore[method-assign]
         try:
-            counts = []
+            counts, statements = [], []
             for run in (lambda: store_lifecycle(manager), bare.lifecycle):
                 calls = 0
                 for _ in range(count):
                     run()
                 counts.append(calls / count)
+                psycopg.Cursor.execute = recording  # type: ignore[method-assign]
+                try:
+                    run()
+                finally:
+                    psycopg.Cursor.execute = original_execute  # type: ignore[method-assign]
+                statements.append(sent[:])
+                sent.clear()
         finally:
             psycopg.Connection.wait = original  # type: ignore[method-assign]
     finally:
         manager.close()
         bare.close()
-    return counts[0], counts[1]
+    return counts[0], counts[1], statements[0], statements[1]
 
 
 def check_rows(conn: psycopg.Connection[Any]) -> str:
@@ -342,7 +359,10 @@ def run(args: argparse.Namespace) -> None:
             "best of rounds"
         )
         print(line("", "store", "bare", "ratio (median)", "goal", None))
-        store_trips, bare_trips = round_trips_per_lifecycle(url)
+        store_trips, bare_trips, store_sent, bare_sent = round_trips_per_lifecycle(url)
+        assert store_sent == bare_sent, f"statements differ:\n{store_sent}\n{bare_sent}"
+        print(line("statements per lifecycle", f"{len(store_sent)}", f"{len(bare_sent)}",
+                   "same text", "= bare", True))  # fmt: skip
         print(line("round trips per lifecycle", f"{store_trips:.1f}", f"{bare_trips:.1f}",
                    f"{store_trips / bare_trips:.2f}", "= 1.00",
                    store_trips == bare_trips))  # fmt: skip
@@ -362,14 +382,15 @@ def run(args: argparse.Namespace) -> None:
     print(
         "lifecycle = create_session + 3 add_event + complete_session, each committed (5\n"
         "transactions). Store = SessionManager on PostgresStore (default pool) in each process;\n"
-        "bare = one psycopg connection per process issuing the store's own SQL text (imported\n"
-        "from _pg_sql) with the same transactions and round trips: BEGIN, INSERT session,\n"
-        "INSERT start event, COMMIT; 3 autocommitted INSERT..SELECT..FOR SHARE; BEGIN, SELECT\n"
-        "FOR UPDATE, INSERT complete event, UPDATE, COMMIT. Round trips = psycopg waits that\n"
-        "touched the socket, counted before the timed runs. N writers = N processes started\n"
-        "together on the same time window; rate = lifecycles all completed / wall time. Ratio\n"
-        "= store/bare rate (higher is better), of the bests, then of the medians. The server\n"
-        "runs on this machine and shares its CPUs with the writers."
+        "bare = one psycopg connection per process issuing the store's own statements\n"
+        "(store._statements.Statements, UUIDv7 ids) with the same transactions and round trips:\n"
+        "BEGIN, INSERT session, INSERT start event (nextval), COMMIT; 3 autocommitted\n"
+        "INSERT..SELECT..FOR SHARE; BEGIN, SELECT FOR UPDATE, INSERT complete event, UPDATE,\n"
+        "COMMIT. Statements = the text each side passed to psycopg, checked equal. Round trips\n"
+        "= psycopg waits that touched the socket, counted before the timed runs. N writers = N\n"
+        "processes started together on the same time window; rate = lifecycles all completed /\n"
+        "wall time. Ratio = store/bare rate (higher is better), of the bests, then of the\n"
+        "medians. The server runs on this machine and shares its CPUs with the writers."
     )
 
 

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -267,11 +268,28 @@ def test_store_migrate_command_reports_counts_and_fails_on_a_mismatch(new_store)
                             "--json").output)  # fmt: skip
     assert report["copied"] == {"sessions": 0, "costs": 0}
     assert report["source"] == report["target"] == {"sessions": 4, "events": 10, "costs": 4}
+    # A target holding other sessions too (stores consolidated into one) is no mismatch:
+    # the copy is verified by id, and only what the source has and the target lacks counts.
     with SessionManager(target) as manager:
         manager.create_session("extra")
+    consolidated = run("store", "migrate", "--from", str(source), "--to", str(target), "--json")
+    assert consolidated.exit_code == 0, consolidated.output
+    assert json.loads(consolidated.output)["matches"] is True
+    with sqlite3.connect(target) as conn:
+        conn.execute("DELETE FROM events WHERE seq = (SELECT max(seq) FROM events "
+                     "WHERE description LIKE 'step%')")  # fmt: skip
+    conn.close()
     mismatch = run("store", "migrate", "--from", str(source), "--to", str(target), "--json")
     assert mismatch.exit_code == 1
-    assert "sessions 4 in the source but 5 in the target" in mismatch.output
+    assert "1 event(s) of session" in mismatch.output
+
+
+def test_migrate_into_an_empty_target_checks_the_counts(new_store):
+    source, target = new_store("sqlite"), new_store("json")
+    seed(source, sessions=2)
+    with open_store(source) as from_store, open_store(target) as to_store:
+        result = migrate(from_store, to_store)
+    assert result.matches and result.missing == ()
 
 
 def test_store_migrate_refuses_a_missing_source_or_the_same_store(tmp_path):

@@ -7,6 +7,8 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from .. import settings
 from ..errors import ValidationError
@@ -49,6 +51,67 @@ def detect_user() -> str:
 def hostname() -> str:
     """This machine's host name."""
     return socket.gethostname()
+
+
+def boot_id() -> str | None:
+    """This boot of this machine's kernel (Linux), or ``None`` where it cannot be told."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+def pid_namespace() -> str | None:
+    """This process's PID namespace (``pid:[4026531836]`` on Linux), or ``None``."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def process_started(pid: int) -> int | None:
+    """When process ``pid`` (as this process's namespace numbers it) started, in clock ticks
+    since boot; ``None`` if there is no such process or it cannot be told."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # The command name, in parentheses, may itself hold spaces and parentheses: the fields
+    # after it start past the last ")". starttime is field 22 of the line, 20th after it.
+    fields = stat.rpartition(")")[2].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def process_identity() -> dict[str, Any] | None:
+    """What tells this process apart from any other that ever had its pid: the boot, the PID
+    namespace and its start time. ``None`` where the system does not say (no ``/proc``)."""
+    boot, namespace = boot_id(), pid_namespace()
+    started = process_started(os.getpid())
+    if boot is None or namespace is None or started is None:
+        return None
+    return {"boot": boot, "pid_namespace": namespace, "started": started}
+
+
+def process_gone(host: str | None, pid: int | None, identity: Any) -> bool | None:
+    """Whether the process a session recorded has provably ended.
+
+    ``True`` when it ran on this host, in this boot and this PID namespace, and its pid is
+    gone or now belongs to a process that started at another time (a reused pid); ``False``
+    when it provably still runs; ``None`` when it cannot be told from here (another host,
+    another boot or namespace, e.g. a container, or no identity recorded).
+    """
+    if host != hostname() or pid is None:
+        return None
+    if not isinstance(identity, dict):
+        if process_identity() is None:  # no /proc here either: a pid check is all there is
+            return not process_alive(pid)
+        return None
+    if identity.get("boot") != boot_id() or identity.get("pid_namespace") != pid_namespace():
+        return None
+    return process_started(pid) != identity.get("started")
 
 
 def process_alive(pid: int) -> bool:

@@ -82,7 +82,7 @@ def root_options(command: F) -> F:
         *args: Any, root: Path | None, store: str | None, as_json: bool, **kwargs: Any
     ) -> Any:
         folder = (root or Path(".")).absolute()
-        location: str | os.PathLike[str] = store or folder / "output" / "sessions" / "sessions.db"
+        location: str | os.PathLike[str] = store or folder / settings.DEFAULT_STORE
         try:
             with SessionManager(location) as manager:
                 return command(*args, manager=manager, root=folder, as_json=as_json, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -218,34 +219,32 @@ def _is_cost_entry(record: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """What :func:`migrate` copied and skipped, and the counts of both stores afterwards."""
+    """What :func:`migrate` copied and skipped, the counts of both stores afterwards, and what
+    of the source the target lacks (``missing``: empty when the copy is whole)."""
 
     sessions: ImportResult
     costs: ImportResult
     source: StoreCounts
     target: StoreCounts
+    missing: tuple[str, ...] = ()
 
     @property
     def matches(self) -> bool:
-        """The target holds as many sessions, events and cost records as the source."""
-        return self.source == self.target
+        """The target holds every session, event and cost record of the source."""
+        return not self.missing
 
     def check(self) -> None:
-        """Raise if the counts differ.
+        """Raise if the target lacks anything of the source.
 
         Raises:
-            StoreError: The target holds more or fewer records than the source.
+            StoreError: Sessions, events or cost records of the source are not in the target.
         """
-        if not self.matches:
-            differ = ", ".join(
-                f"{name} {getattr(self.source, name)} in the source but "
-                f"{getattr(self.target, name)} in the target"
-                for name in ("sessions", "events", "costs")
-                if getattr(self.source, name) != getattr(self.target, name)
-            )
+        if self.missing:
+            shown = "; ".join(self.missing[:5])
+            more = f" (and {len(self.missing) - 5} more)" if len(self.missing) > 5 else ""
             raise StoreError(
-                f"The stores differ after the copy: {differ}. Was either store written "
-                "meanwhile, or did the target hold other records before?"
+                f"The target lacks records of the source after the copy: {shown}{more}. Was "
+                "either store written meanwhile?"
             )
 
 
@@ -261,8 +260,11 @@ def migrate(
 
     Sessions already in the target (by id) and cost records already there (by natural key)
     are skipped, so a second run copies nothing, and a run after an interrupted one copies
-    only what is missing. Events get the target's own sequence numbers. Nothing should write
-    to either store meanwhile; :meth:`Migration.check` then confirms the counts agree.
+    only what is missing. Events get the target's own sequence numbers. The target may hold
+    other sessions already (several local stores consolidated into one team store). At the
+    end the copy is verified: into an empty target, by the counts; otherwise every session,
+    event and cost record of the source is looked up in the target by id (and natural key).
+    Nothing should write to either store meanwhile.
 
     Raises:
         ConfigError: Both name the same store.
@@ -270,7 +272,7 @@ def migrate(
     if source.location == target.location:
         raise ConfigError(f"Cannot migrate {source.location!r} onto itself; name another target.")
     report = progress or (lambda stage, done, total: None)
-    totals = source.counts()
+    totals, before = source.counts(), target.counts()
     imported = skipped = done = 0
     report("sessions", 0, totals.sessions)
     for sessions in source.scan(batch=batch):
@@ -287,6 +289,45 @@ def migrate(
         imported, skipped = imported + result.imported, skipped + result.skipped
         done += len(chunk)
         report("costs", done, totals.costs)
+    after_source, after_target = source.counts(), target.counts()
+    if before == StoreCounts(0, 0, 0):  # the target holds the copy alone: counts tell
+        missing = _count_differences(after_source, after_target)
+    else:
+        missing = _missing_in(source, target, batch)
     return Migration(
-        sessions_result, ImportResult(imported, skipped), source.counts(), target.counts()
+        sessions_result, ImportResult(imported, skipped), after_source, after_target, missing
     )
+
+
+def _count_differences(source: StoreCounts, target: StoreCounts) -> tuple[str, ...]:
+    return tuple(
+        f"{name} {getattr(source, name)} in the source but {getattr(target, name)} in the target"
+        for name in ("sessions", "events", "costs")
+        if getattr(source, name) != getattr(target, name)
+    )
+
+
+def _missing_in(source: Store, target: Store, batch: int) -> tuple[str, ...]:
+    """What of the source the target lacks, looked up by session id and cost natural key."""
+    missing: list[str] = []
+    for sessions in source.scan(batch=batch):
+        for record in sessions:
+            found = target.get(record["session_id"])
+            if found is None:
+                missing.append(f"session {record['session_id']}")
+                continue
+            lacking = Counter(map(_event_key, record["events"])) - Counter(
+                map(_event_key, found["events"])
+            )
+            if lacking:
+                missing.append(f"{lacking.total()} event(s) of session {record['session_id']}")
+    held = {CostRecord.from_entry(entry).natural_key for entry in target.costs.entries()}
+    for entry in source.costs.entries():
+        key = CostRecord.from_entry(entry).natural_key
+        if key not in held:
+            missing.append(f"cost record {key[0]} {key[2]} of session {key[1]}")
+    return tuple(missing)
+
+
+def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    return (event["timestamp"], event["type"], event["description"])

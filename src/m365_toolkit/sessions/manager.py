@@ -238,20 +238,22 @@ class SessionManager(Closing):
     def find_stale(self, older_than: timedelta | None = None) -> list[dict[str, Any]]:
         """Active sessions whose process has ended without completing them.
 
-        A session from this host is stale when its process no longer runs. Sessions from
-        other hosts (whose processes cannot be checked) are stale only when ``older_than`` is
-        given and they started longer ago than that.
+        A session is stale when its process provably ended: it ran on this host, in this boot
+        and this PID namespace, and its pid is gone or now belongs to a process that started
+        later (a reused pid). A session whose process cannot be checked from here — another
+        host, a container's PID namespace, a session of a release that did not record it —
+        is stale only when ``older_than`` is given and it started longer ago than that.
         """
-        host = _system.hostname()
         cutoff = self.clock() - older_than if older_than is not None else None
         stale = []
         for record in self.store.history(SessionQuery(status=Status.ACTIVE, with_events=False)):
             pid = record.get("pid")
-            if record.get("host") == host and pid is not None:
-                dead = pid != os.getpid() and not _system.process_alive(int(pid))
-            else:
-                dead = cutoff is not None and _system.parse_time(record["start_time"]) < cutoff
-            if dead:
+            gone = _system.process_gone(
+                record.get("host"), int(pid) if pid is not None else None, record.get("process")
+            )
+            if gone is None:
+                gone = cutoff is not None and _system.parse_time(record["start_time"]) < cutoff
+            if gone:
                 stale.append(record)
         return stale
 

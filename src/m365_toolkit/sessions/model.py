@@ -103,6 +103,7 @@ class Session:
     start_time: datetime
     host: str | None
     pid: int | None
+    process: dict[str, Any] | None
     cost: dict[str, Any] | None
     events: list[Event]
 
@@ -132,6 +133,7 @@ class Session:
             start_time=start_time,
             host=_system.hostname(),
             pid=os.getpid(),
+            process=_system.process_identity(),
             events=[Event(start_time, "start", f"Session started for {operation_type}")],
             clock=clock,
         )
@@ -147,6 +149,7 @@ class Session:
         host: str | None,
         pid: int | None,
         events: list[Event],
+        process: dict[str, Any] | None = None,
         clock: _system.Clock,
         status: Status = Status.ACTIVE,
         end_time: datetime | None = None,
@@ -165,6 +168,7 @@ class Session:
         self._duration_seconds = duration_seconds
         self.host = host
         self.pid = pid
+        self.process = process
         self.cost = cost
         self.events = events
         self._clock = clock
@@ -298,7 +302,8 @@ class Session:
         return end - self.start_time
 
     def to_dict(self) -> dict[str, Any]:
-        """The guide's storage format, plus ``host``, ``pid`` and (when known) ``cost``."""
+        """The guide's storage format, plus ``host``, ``pid`` and (when known) ``process``
+        (what tells the process apart from a later one with the same pid) and ``cost``."""
         out: dict[str, Any] = {
             "session_id": self.session_id,
             "user": self.user,
@@ -312,6 +317,8 @@ class Session:
             "pid": self.pid,
             "events": [event.to_dict() for event in self.events],
         }
+        if self.process is not None:
+            out["process"] = self.process
         if self.cost is not None:
             out["cost"] = self.cost
         return out
@@ -362,6 +369,7 @@ class Session:
             start_time=start_time,
             host=data.get("host"),
             pid=int(data["pid"]) if data.get("pid") is not None else None,
+            process=data["process"] if isinstance(data.get("process"), dict) else None,
             events=[Event.from_dict(event) for event in data.get("events") or ()],
             clock=clock,
             status=status,

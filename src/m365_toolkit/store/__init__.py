@@ -31,9 +31,6 @@ from ..sessions.query import SessionQuery
 if TYPE_CHECKING:
     from ._journal import Record
 
-STORE_ENV = "M365_TOOLKIT_STORE"
-DEFAULT_STORE = Path("output") / "sessions" / "sessions.db"
-
 
 @dataclass(frozen=True, slots=True)
 class Finished:
@@ -212,7 +209,7 @@ class Store(Protocol):
 
 def default_location() -> str:
     """``M365_TOOLKIT_STORE`` if set, else ``output/sessions/sessions.db`` under the cwd."""
-    return settings.store() or str(DEFAULT_STORE)
+    return settings.store() or str(settings.DEFAULT_STORE)
 
 
 @dataclass(frozen=True, slots=True)

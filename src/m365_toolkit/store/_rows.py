@@ -59,6 +59,7 @@ def session_dicts(rows: Iterable[Sequence[Any]]) -> list[tuple[int, dict[str, An
         duration,
         host,
         pid,
+        process,
     ) in rows:
         session = {
             "session_id": session_id,
@@ -72,6 +73,8 @@ def session_dicts(rows: Iterable[Sequence[Any]]) -> list[tuple[int, dict[str, An
             "host": host,
             "pid": pid,
         }
+        if process is not None:
+            session["process"] = json.loads(process)
         if metadata == "{}":
             session["metadata"] = {}
         else:

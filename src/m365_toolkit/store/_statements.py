@@ -9,7 +9,7 @@ from .dialect import Dialect
 
 SESSION_FIELDS = (
     "session_id", "user_name", "operation_type", "metadata", "start_time", "end_time",
-    "status", "duration_seconds", "host", "pid",
+    "status", "duration_seconds", "host", "pid", "process",
 )  # fmt: skip
 EVENT_FIELDS = ("seq", "session", "timestamp", "type", "description", "data")
 COST_FIELDS = (
@@ -47,7 +47,8 @@ class Statements:
         q = self.q = functools.partial(_sql, dialect.placeholder)
         self.session_columns = (
             "id, session_id, user_name, operation_type, metadata, "
-            f"{d.iso('start_time')}, {d.iso('end_time')}, status, duration_seconds, host, pid"
+            f"{d.iso('start_time')}, {d.iso('end_time')}, status, duration_seconds, host, pid, "
+            "process"
         )
         self.event_columns = f"session, seq, {d.iso('timestamp')}, type, description, data"
         self.insert_session = q(

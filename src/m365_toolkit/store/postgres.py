@@ -336,12 +336,13 @@ def _url_password(url: str) -> str:
 
 _IMPORT_SESSIONS = (
     "INSERT INTO sessions (session_id, user_name, operation_type, metadata, start_time, "
-    "end_time, status, duration_seconds, host, pid) "
+    "end_time, status, duration_seconds, host, pid, process) "
     "SELECT session_id, user_name, operation_type, metadata, start_time, end_time, status, "
-    "duration_seconds, host, pid FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::timestamptz[], %s::timestamptz[], %s::text[], %s::float8[], %s::text[], %s::bigint[]) "
+    "duration_seconds, host, pid, process FROM unnest(%s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::float8[], %s::text[], "
+    "%s::bigint[], %s::text[]) "
     "WITH ORDINALITY AS batch (session_id, user_name, operation_type, metadata, start_time, "
-    "end_time, status, duration_seconds, host, pid, position) ORDER BY position "
+    "end_time, status, duration_seconds, host, pid, process, position) ORDER BY position "
     "ON CONFLICT (session_id) DO NOTHING RETURNING id, session_id"
 )
 # The positions (from 1) of the cost natural keys that are stored.

@@ -239,6 +239,7 @@ class SQLStore(Closing):
             session.session_id, session.user, session.operation_type, to_json(session.metadata),
             time(session.start_time), time(session.end_time) if session.end_time else None,
             session.status.value, session.duration_seconds, session.host, session.pid,
+            to_json(session.process) if session.process is not None else None,
         )  # fmt: skip
 
     def _event_row(self, ref: int, event: Event) -> tuple[Any, ...]:
