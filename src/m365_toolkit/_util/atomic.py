@@ -7,7 +7,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..errors import ConfigError, StoreError
 
@@ -27,18 +27,36 @@ def atomic_text_file(path: Path, what: str = "file") -> Iterator[IO[str]]:
     Raises:
         StoreError: The file cannot be written; the message names it as ``what``.
     """
+    with _atomic(path, what, {"mode": "w", "encoding": "utf-8", "newline": ""}) as file:
+        yield file
+
+
+@contextmanager
+def atomic_binary_file(path: Path, what: str = "file") -> Iterator[IO[bytes]]:
+    """:func:`atomic_text_file` for bytes (a workbook, an archive): the same guarantees.
+
+    Raises:
+        StoreError: The file cannot be written; the message names it as ``what``.
+    """
+    with _atomic(path, what, {"mode": "wb"}) as file:
+        yield file
+
+
+@contextmanager
+def _atomic(path: Path, what: str, how: dict[str, Any]) -> Iterator[Any]:
+    """The one atomic writer behind both: ``how`` is the arguments of ``open()``."""
     shown = path.expanduser().absolute()
     path = Path(os.path.realpath(shown))
     if _is_stream(path):
         try:
-            with path.open("w", encoding="utf-8", newline="") as file:
+            with path.open(**how) as file:
                 yield file
         except OSError as exc:
             raise StoreError(f"Cannot write the {what} {str(shown)!r}: {exc}.", str(shown)) from exc
         return
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with temporary.open("w", encoding="utf-8", newline="") as file:
+        with temporary.open(**how) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())

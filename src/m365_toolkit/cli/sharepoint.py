@@ -37,7 +37,7 @@ def analyze_command(manager: SessionManager, root: Path, as_json: bool, file: Pa
         def step(item: Step) -> None:
             session.add_event("progress", item.message, item.data)
 
-        report = analyze_to_workbook(path, root, progress=step)
+        report = analyze_to_workbook(path, root, progress=step, session_id=session.session_id)
     if as_json:
         echo_json({"session_id": session.session_id, "workbook": str(report.workbook),
                    "analysis": report.analysis.to_dict()})  # fmt: skip

@@ -4,26 +4,30 @@
 creates a session (its arguments as metadata, secrets redacted), records ``progress``
 events, and completes it as ``success``, ``error`` or ``cancelled``; every result names the
 session id. The tracking is the :class:`~.tracking.SessionTracking` middleware; the tools
-are in :mod:`.tools`.
+are in :mod:`.tools`. Every tool the server registers takes its arguments strictly
+(:mod:`.strict`), and the server logs one line per event to stderr (:mod:`.logs`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, Icon, ToolAnnotations
 from mcp_types import InputRequiredResult
+from pydantic import ValidationError
 
 from .. import __version__, settings
 from ..sessions.manager import SessionManager
 from ..store import Store
+from .logs import configure_logging
 from .state import AppState
+from .strict import accepted_arguments, make_strict, rejection
 from .tools import READ_ONLY, TOOLS, Ctx
 from .tracking import SessionTracking, TrackedTool, active_call, current_call
 
@@ -36,6 +40,7 @@ __all__ = [
     "build_server",
     "current_call",
     "default_root",
+    "store_location",
 ]
 
 INSTRUCTIONS = """\
@@ -43,6 +48,8 @@ Tools for Microsoft 365 security work: CIS audits, compliance status, SharePoint
 analysis and remediation. Every call is recorded as a session in the toolkit's audit trail;
 results name the session id, which get_session shows in full. Prefer the read-only tools;
 remediate_security_issues changes the tenant only with preview_only=false and force_apply=true.
+Arguments must match each tool's input schema exactly: booleans as JSON true/false, numbers
+as JSON numbers, no arguments a tool does not list.
 """
 
 
@@ -51,12 +58,50 @@ def default_root() -> Path:
     return settings.root()
 
 
-class _Server(MCPServer[AppState]):
-    """MCPServer that hands a failing tool's exception to the tracked call.
+def store_location(
+    root: Path, store: str | os.PathLike[str] | None = None
+) -> str | os.PathLike[str]:
+    """Where the server keeps its sessions: ``store``, else ``M365_TOOLKIT_STORE``, else
+    ``output/sessions/sessions.db`` under ``root``."""
+    return store or settings.store() or root / settings.DEFAULT_STORE
 
-    MCPServer turns the exception into an error result inside its handler, before any
-    middleware can see it; this is the one place it can still be read.
+
+class _Server(MCPServer[AppState]):
+    """MCPServer whose tools take their arguments strictly, and that hands a failing tool's
+    exception to the tracked call.
+
+    The SDK has no hook between building a tool and registering it, so :meth:`add_tool`
+    reaches the tool just registered in the SDK's registry, the one place it can; the
+    ``tool()`` decorator registers through it too. MCPServer turns a tool's exception into
+    an error result inside its handler, before any middleware can see it; :meth:`call_tool`
+    is the one place it can still be read.
     """
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        """Register ``fn`` as a tool that validates its arguments strictly (:mod:`.strict`)."""
+        super().add_tool(
+            fn,
+            name=name,
+            title=title,
+            description=description,
+            annotations=annotations,
+            icons=icons,
+            meta=meta,
+            structured_output=structured_output,
+        )
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        if tool is not None:
+            make_strict(tool)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -67,7 +112,12 @@ class _Server(MCPServer[AppState]):
             call = active_call()
             if call is None:
                 raise
-            raise call.failed(exc) from exc.__cause__ or exc
+            cause = exc.__cause__
+            tool = self._tool_manager.get_tool(name)
+            if isinstance(cause, ValidationError) and tool is not None:
+                # Still caused by the ValidationError, so the SDK logs only the field names.
+                raise call.failed(rejection(cause, accepted_arguments(tool))) from cause
+            raise call.failed(exc) from cause or exc
 
 
 def build_server(
@@ -90,7 +140,7 @@ def build_server(
     folder = Path(root).absolute() if root is not None else default_root()
     timeout = audit_timeout or settings.audit_timeout()
     if store is None or isinstance(store, (str, os.PathLike)):
-        location = store or settings.store() or folder / settings.DEFAULT_STORE
+        location = store_location(folder, store)
 
         @asynccontextmanager
         async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -104,6 +154,7 @@ def build_server(
         async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
             yield AppState(folder, SessionManager(store=shared), timeout)
 
+    configure_logging()  # before MCPServer(), whose logging.basicConfig then keeps it
     tracking = SessionTracking(
         {spec.fn.__name__: TrackedTool.of(spec.fn, spec.operation_type) for spec in TOOLS}
     )

@@ -24,6 +24,7 @@ from ..m365.audit.runner import run_audit
 from ..m365.remediation import remediate
 from ..m365.sharepoint import analyze_to_workbook
 from ..sessions.query import window_start
+from .messages import quote
 from .results import (
     AuditResult,
     ComplianceStatusResult,
@@ -86,7 +87,9 @@ async def get_session(ctx: Ctx, session_id: str) -> SessionDetail:
     """Show one session in full: metadata, every event of its timeline, status and cost."""
     found = await anyio.to_thread.run_sync(_state(ctx).manager.get_session, session_id)
     if found is None:
-        raise ToolError(f"No session with id {session_id!r}; list_sessions shows the recent ones.")
+        raise ToolError(
+            f"No session with id {quote(session_id)}; list_sessions shows the recent ones."
+        )
     return SessionDetail(current_call().session_id, found.to_dict())
 
 
@@ -155,12 +158,19 @@ async def analyze_sharepoint_permissions(ctx: Ctx, input_file: str) -> SharePoin
     Counts permissions by item type and level, lists top users and resources, and finds
     risks: external or guest users, broad groups such as Everyone, anonymous or
     organisation sharing links, Full Control outside owners. Also writes an Excel
-    workbook of the analysis under output/reports/sharepoint/.
+    workbook of the analysis under output/reports/sharepoint/, named after this call's
+    session (<export name>_<session id>.xlsx).
     """
     state, call = _state(ctx), current_call()
     path = _inside(state.root, input_file)
     report = await anyio.to_thread.run_sync(
-        partial(analyze_to_workbook, path, state.root, progress=call.step_in_thread)
+        partial(
+            analyze_to_workbook,
+            path,
+            state.root,
+            progress=call.step_in_thread,
+            session_id=call.session_id,
+        )
     )
     return SharePointResult(call.session_id, str(report.workbook), report.analysis.to_dict())
 
@@ -187,13 +197,20 @@ async def remediate_security_issues(
 def _inside(root: Path, name: str) -> Path:
     """``name`` resolved under ``root``; anything outside it is refused."""
     base = root.resolve()
-    path = (base / name).resolve()
-    if not path.is_relative_to(base):
+    try:
+        path = (base / name).resolve()
+        inside = path.is_relative_to(base)
+        found = inside and path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ToolError(f"input_file {quote(name)} cannot be a file name: {reason}.") from None
+    if not inside:
         raise ToolError(
-            f"input_file must be a file inside the toolkit folder {base}; {name!r} is outside it."
+            f"input_file must be a file inside the toolkit folder {base}; "
+            f"{quote(name)} is outside it."
         )
-    if not path.is_file():
-        raise ToolError(f"No file {name!r} under the toolkit folder {base}.")
+    if not found:
+        raise ToolError(f"No file {quote(name)} under the toolkit folder {base}.")
     return path
 
 

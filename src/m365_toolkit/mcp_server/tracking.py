@@ -1,16 +1,19 @@
 """Session tracking for MCP tool calls, in one place: a server middleware.
 
-:class:`SessionTracking` wraps every ``tools/call`` request of a tracked tool: it creates the
-session (the tool's operation type; the tool name and arguments as metadata, secrets
-redacted by the manager), makes it reachable by the tool through :func:`current_call`, and
-completes it as ``success``, ``error`` or ``cancelled`` with :func:`close_session`, the same
-rule a ``with manager.session(...)`` block follows. Every store call runs in a worker thread,
-so a commit never stalls the event loop and the other requests on it.
+:class:`SessionTracking` wraps every ``tools/call`` request: it creates the session (the
+tool's operation type; the tool name and arguments as metadata, secrets redacted by the
+manager), makes it reachable by the tool through :func:`current_call`, and completes it as
+``success``, ``error`` or ``cancelled`` with :func:`close_session`, the same rule a
+``with manager.session(...)`` block follows. Every call is a session, rejected or not: a
+call of a tool the table does not list is recorded as :data:`UNLISTED_TOOL`, and a call
+whose arguments the trail cannot hold as sent is recorded with them quoted, and refused.
+Every store call runs in a worker thread, so a commit never stalls the event loop and the
+other requests on it.
 
 MCPServer turns a tool's exception into an error result before any middleware sees it, so
 the server hands the exception to :meth:`ToolCall.failed` on its way out (see
 ``server.py``); that names the session in the message the assistant reads, while the
-traceback stays in the server's log.
+traceback goes to the server's log.
 """
 
 from __future__ import annotations
@@ -37,9 +40,15 @@ from ..exporters import otel_names
 from ..m365.progress import Step
 from ..sessions.model import Session
 from ..sessions.scope import close_session
+from .messages import MESSAGE_LIMIT, one_line, quote, shorten
 from .state import AppState
+from .strict import InvalidArguments
 
 logger = logging.getLogger(__name__)
+
+UNLISTED_TOOL = "mcp_tool_call"
+"""The operation type of a call of a tool the middleware's table does not list (an unknown
+tool's name, most often): still a session, so a probe for tools leaves a trail."""
 
 _CURRENT: ContextVar[ToolCall | None] = ContextVar("m365_toolkit_tool_call", default=None)
 
@@ -96,24 +105,29 @@ class ToolCall:
         """Remember why the tool failed; the error the assistant reads, naming the session.
 
         A ``ToolError`` or a toolkit error (:class:`SessionsError`) carries a message
-        written for the reader, kept with the session id added. Anything else is a crash:
-        the assistant learns only its type and where the details are.
+        written for the reader, kept (cut to :data:`~.messages.MESSAGE_LIMIT`) with the
+        session id added. Anything else is a crash: the assistant learns only its type and
+        where the details are.
         """
         cause = exc.__cause__
+        if isinstance(exc, InvalidArguments):
+            self.error = exc
+            return ToolError(self._named(f"Error executing tool {self.tool}: {exc}"))
         if not isinstance(exc, UnexpectedToolError):
             self.error = cause if isinstance(cause, (ToolError, SessionsError)) else exc
-            return ToolError(f"{exc} (session {self.session_id})")
+            return ToolError(self._named(str(exc)))
         if isinstance(cause, SessionsError):
             self.error = cause
-            return ToolError(
-                f"Error executing tool {self.tool}: {cause} (session {self.session_id})"
-            )
+            return ToolError(self._named(f"Error executing tool {self.tool}: {cause}"))
         self.error = cause or exc
         return UnexpectedToolError(
             f"Error executing tool {self.tool}: The toolkit hit an internal error "
             f"({type(self.error).__name__}); the operation stopped. "
             f"Details are in session {self.session_id}."
         )
+
+    def _named(self, message: str) -> str:
+        return f"{shorten(message, MESSAGE_LIMIT)} (session {self.session_id})"
 
 
 def current_call() -> ToolCall:
@@ -135,11 +149,11 @@ def active_call() -> ToolCall | None:
 
 
 class SessionTracking:
-    """Server middleware: each call of a tool in ``tools`` runs inside a session.
+    """Server middleware: each tool call runs inside a session.
 
     Args:
-        tools: Tool name -> how its calls are tracked. Calls of other tools (and every
-            other request) pass through untracked.
+        tools: Tool name -> how its calls are tracked. A call of a tool not listed is
+            tracked as :data:`UNLISTED_TOOL`; other requests pass through untracked.
     """
 
     def __init__(self, tools: Mapping[str, TrackedTool]) -> None:
@@ -150,28 +164,44 @@ class SessionTracking:
     ) -> HandlerResult:
         params = ctx.params or {}
         name = params.get("name")
-        tracked = self.tools.get(name) if isinstance(name, str) else None
-        if ctx.method != "tools/call" or ctx.request_id is None or tracked is None:
-            return await call_next(ctx)
-        tool = cast(str, name)
+        if ctx.method != "tools/call" or ctx.request_id is None or not isinstance(name, str):
+            return await call_next(ctx)  # not a tool call, or one the SDK refuses as malformed
+        tool = name
+        tracked = self.tools.get(tool) or TrackedTool(UNLISTED_TOOL)
         arguments = params.get("arguments")
         given = dict(arguments) if isinstance(arguments, Mapping) else {}
         metadata = {"tool": tool, "arguments": {**tracked.defaults, **given}, "via": "mcp"}
+        if arguments is not None and not isinstance(arguments, Mapping):
+            metadata["arguments"] = quote(arguments)
         manager = cast(AppState, ctx.lifespan_context).manager
+        create = partial(manager.create_session, tracked.operation_type)
+        refused: ToolError | None = None
         try:
-            session = await anyio.to_thread.run_sync(
-                partial(manager.create_session, tracked.operation_type, metadata=metadata)
-            )
+            try:
+                session = await anyio.to_thread.run_sync(partial(create, metadata=metadata))
+            except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+                # The trail cannot hold the arguments as sent (a lone surrogate, a number
+                # JSON cannot carry, nesting thousands deep): record them quoted, refuse.
+                quoted = {_printable(key): quote(value) for key, value in given.items()}
+                metadata["arguments"] = quoted
+                session = await anyio.to_thread.run_sync(partial(create, metadata=metadata))
+                refused = ToolError(
+                    f"Error executing tool {tool}: its arguments cannot be recorded in the "
+                    f"audit trail as sent, so it did not run: {shorten(one_line(str(exc)), 500)}"
+                )
         except SessionsError as exc:
             return _error_result(
                 f"Error executing tool {tool}: the call could not be recorded in the audit "
-                f"trail, so it did not run: {exc}"
+                f"trail, so it did not run: {shorten(str(exc))}"
             )
         # The SDK's OpenTelemetry middleware runs outside this one: name the session on its
         # span, so a trace of the tool call leads to the audit trail (and live export's
         # session span, made in this context, is that span's child).
         trace.get_current_span().set_attribute(otel_names.SESSION_ID, session.session_id)
         call = ToolCall(tool, session, ctx.session)
+        if refused is not None:
+            logger.info("Tool %r refused: %s (session %s)", tool, refused, session.session_id)
+            return await self._complete(call, refused, _error_result(call._named(str(refused))))
         token = _CURRENT.set(call)
         try:
             result = await call_next(ctx)
@@ -184,15 +214,22 @@ class SessionTracking:
         finally:
             _CURRENT.reset(token)
         error = call.error
-        if error is None and isinstance(result, Mapping) and result.get("isError") is True:
-            error = ToolError(_text_of(result))  # an error result the server built itself
+        if isinstance(result, dict) and result.get("isError") is True:
+            if error is None:
+                error = ToolError(_text_of(result))  # an error result the server built itself
+            result = _naming(result, session.session_id)
+        return await self._complete(call, error, result)
+
+    async def _complete(
+        self, call: ToolCall, error: BaseException | None, result: HandlerResult
+    ) -> HandlerResult:
         try:
-            await anyio.to_thread.run_sync(partial(close_session, session, error))
+            await anyio.to_thread.run_sync(partial(close_session, call.session, error))
         except SessionsError as exc:
-            logger.exception("Could not complete session %s of tool %r", session.session_id, tool)
+            logger.exception("Could not complete session %s of tool %r", call.session_id, call.tool)
             return _error_result(
-                f"Error executing tool {tool}: it ran, but its session {session.session_id} "
-                f"could not be completed: {exc}"
+                f"Error executing tool {call.tool}: it ran, but its session {call.session_id} "
+                f"could not be completed: {shorten(str(exc))}"
             )
         return result
 
@@ -205,3 +242,16 @@ def _text_of(result: Mapping[str, Any]) -> str:
     blocks = result.get("content") or []
     texts = [b.get("text", "") for b in blocks if isinstance(b, Mapping)]
     return " ".join(text for text in texts if text) or "The tool returned an error result."
+
+
+def _naming(result: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """An error result that names its session, as every result does."""
+    if session_id in _text_of(result):
+        return result
+    content = [*(result.get("content") or []), {"type": "text", "text": f"(session {session_id})"}]
+    return {**result, "content": content}
+
+
+def _printable(key: str) -> str:
+    """An argument name as the trail can store it: a lone surrogate becomes its escape."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,16 +31,21 @@ def analyze_to_workbook(
     *,
     progress: OnStep | None = None,
     clock: Callable[[], datetime] = utc_now,
+    session_id: str | None = None,
 ) -> SharePointReport:
     """Analyse a permissions export and write the workbook under ``root``.
 
-    The workbook is ``output/reports/sharepoint/<export name>_analysis_<UTC stamp>.xlsx``.
+    The workbook is ``output/reports/sharepoint/<export name>_<session id>.xlsx`` for an
+    analysis run in a session, so each session has its own report: two exports with one
+    name (``siteA/export.csv``, ``siteB/export.csv``) analysed in the same second no longer
+    share a file. Without a session it is ``<export name>_analysis_<UTC stamp>.xlsx``.
 
     Args:
         path: The CSV export.
         root: The toolkit folder the workbook is written under.
         progress: Called with each step, for the caller to record or show.
-        clock: The current UTC time, for the workbook's name.
+        clock: The current UTC time, for the name of a workbook without a session.
+        session_id: The session the analysis is recorded in, which names the workbook.
 
     Raises:
         ValidationError: The export cannot be read or analysed, or the workbook written.
@@ -53,8 +59,11 @@ def analyze_to_workbook(
 
     report(Step(f"Reading {source.name}", done=0, total=2))
     analysis = analyze_permissions(source)
-    stamp = clock().astimezone(UTC).strftime("%Y%m%d_%H%M%S")
-    workbook = Path(root) / REPORTS_SUBDIR / f"{source.stem}_analysis_{stamp}.xlsx"
+    if session_id is not None:
+        name = f"{source.stem}_{_safe(session_id)}.xlsx"
+    else:
+        name = f"{source.stem}_analysis_{clock().astimezone(UTC).strftime('%Y%m%d_%H%M%S')}.xlsx"
+    workbook = Path(root) / REPORTS_SUBDIR / name
     report(Step("Writing the Excel workbook", done=1, total=2))
     write_workbook(analysis, workbook)
     report(
@@ -66,3 +75,8 @@ def analyze_to_workbook(
         )
     )
     return SharePointReport(analysis, workbook)
+
+
+def _safe(session_id: str) -> str:
+    """A session id as part of a file name: no separators, nothing to climb out with."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", session_id).strip(".") or "session"

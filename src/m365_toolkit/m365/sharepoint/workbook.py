@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError, ValidationError
+from ..._util.atomic import atomic_binary_file
+from ...errors import ConfigError, StoreError, ValidationError
 from .analysis import PermissionAnalysis
 from .entries import COLUMNS
 from .findings import SEVERITIES
@@ -80,15 +80,15 @@ def write_workbook(analysis: PermissionAnalysis, path: str | Path) -> Path:
     permissions.auto_filter.ref = permissions.dimensions
 
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        workbook.save(temporary)
-        os.replace(temporary, path)
+        with atomic_binary_file(path, "workbook") as file:
+            workbook.save(file)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         reason = exc.strerror or str(exc)
         raise ValidationError(f"Cannot write the workbook {str(path)!r}: {reason}.") from exc
+    except StoreError as exc:
+        raise ValidationError(str(exc)) from exc
     return path
 
 
