@@ -7,7 +7,13 @@ from uuid import UUID
 import pytest
 
 from m365_toolkit import SerializationError, ValidationError
-from m365_toolkit._util.values import REDACTED, clean_mapping, is_secret_key
+from m365_toolkit._util.values import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    REDACTED,
+    clean_mapping,
+    is_secret_key,
+)
 
 
 @pytest.mark.parametrize(
@@ -105,3 +111,60 @@ def test_non_string_keys_and_non_finite_numbers_are_refused():
 def test_a_non_mapping_is_refused():
     with pytest.raises(TypeError, match="metadata"):
         clean_mapping(["a"], "metadata")  # type: ignore[arg-type]
+
+
+def test_metadata_that_refers_to_itself_raises_a_type_error_naming_the_key_path():
+    looped: dict[str, object] = {"a": {"b": []}}
+    looped["a"]["b"].append(looped)  # type: ignore[index]
+    with pytest.raises(SerializationError) as caught:
+        clean_mapping(looped, "metadata")
+    assert isinstance(caught.value, TypeError)
+    assert caught.value.key_path == "metadata['a']['b'][0]"
+    assert "refers to itself" in str(caught.value)
+    listed: list[object] = []
+    listed.append(listed)
+    with pytest.raises(SerializationError, match=r"metadata\['x'\]\[0\] refers to itself"):
+        clean_mapping({"x": listed}, "metadata")
+
+
+def test_the_same_value_twice_is_no_cycle():
+    shared = {"k": 1}
+    assert clean_mapping({"a": shared, "b": [shared, shared]}, "data") == {
+        "a": {"k": 1}, "b": [{"k": 1}, {"k": 1}]
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("container", ["dict", "list"])
+def test_metadata_nested_thousands_deep_raises_a_type_error_naming_the_limit(container):
+    deep: object = "leaf"
+    for _ in range(5000):
+        deep = {"n": deep} if container == "dict" else [deep]
+    with pytest.raises(SerializationError) as caught:
+        clean_mapping({"deep": deep}, "metadata")
+    assert isinstance(caught.value, TypeError)
+    assert f"nested more than {MAX_DEPTH} levels deep" in str(caught.value)
+    assert caught.value.key_path.startswith("metadata['deep']")
+
+
+def test_nesting_up_to_the_limit_is_stored():
+    deep: object = "leaf"
+    for _ in range(MAX_DEPTH - 1):
+        deep = {"n": deep}
+    assert clean_mapping({"deep": deep}, "metadata")["deep"] == deep
+
+
+@pytest.mark.parametrize(
+    "number", [10**5000, -(10**5000), 10**MAX_INT_DIGITS], ids=["5000", "-5000", "limit"]
+)
+def test_a_huge_integer_raises_a_type_error_naming_the_key_path(number):
+    with pytest.raises(SerializationError) as caught:
+        clean_mapping({"a": [number]}, "data")
+    assert isinstance(caught.value, TypeError)
+    assert caught.value.key_path == "data['a'][0]"
+    assert f"at most {MAX_INT_DIGITS} digits" in str(caught.value)
+
+
+def test_large_but_sane_integers_are_kept():
+    assert clean_mapping({"n": 2**128, "m": -(10**MAX_INT_DIGITS - 1)}, "data") == {
+        "n": 2**128, "m": -(10**MAX_INT_DIGITS - 1)
+    }  # fmt: skip

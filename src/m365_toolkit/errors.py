@@ -56,10 +56,14 @@ class ValidationError(SessionsError, ValueError):
 class SerializationError(SessionsError, TypeError):
     """Metadata or event data holds a value that cannot be stored as JSON."""
 
-    def __init__(self, key_path: str, value: object) -> None:
+    def __init__(self, key_path: str, value: object, reason: str | None = None) -> None:
+        # A reason replaces the value's repr, which a cyclic, deeply nested or huge value
+        # cannot always give (RecursionError, ValueError).
         super().__init__(
-            f"{key_path} holds a {type(value).__name__} ({value!r:.60}), which cannot be stored "
-            "as JSON; convert it to a string, number, bool, None, list or dict first."
+            f"{key_path} {reason}"
+            if reason
+            else f"{key_path} holds a {type(value).__name__} ({value!r:.60}), which cannot be "
+            "stored as JSON; convert it to a string, number, bool, None, list or dict first."
         )
         self.key_path = key_path
 

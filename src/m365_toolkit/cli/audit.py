@@ -72,7 +72,7 @@ def run_command(
         async def step(item: Step) -> None:
             session.add_event("progress", item.message, item.data)
             if not as_json:
-                steps.print(f"[dim]{item.message}[/]", highlight=False)
+                steps.print(render.literal(item.message, "dim"))
 
         async def run() -> AuditRun:
             return await run_audit(

@@ -28,7 +28,7 @@ from ..data.transfer import migrate as migrate_stores
 from ..errors import ConfigError, SessionsError
 from ..sessions.manager import SessionManager
 from ..sessions.query import window_start
-from ..store import SCAN_BATCH, StoreCounts, StoreLocation, open_store
+from ..store import SCAN_BATCH, StoreCounts, StoreLocation, _safe, open_store
 from . import render
 from .app import cli, console, echo_json, store_options
 from .sessions import sessions
@@ -173,9 +173,9 @@ def migrate_command(source: str, target: str, batch: int, as_json: bool) -> None
     try:
         source_location, target_location = StoreLocation.parse(source), StoreLocation.parse(target)
         if source_location.key == target_location.key:
-            raise ConfigError(f"--from and --to name the same store {source!r}.")
+            raise ConfigError(f"--from and --to name the same store {_safe(source)!r}.")
         if source_location.scheme != "postgresql" and not source_location.path.exists():
-            raise ConfigError(f"The source store {source!r} does not exist.")
+            raise ConfigError(f"The source store {_safe(source)!r} does not exist.")
         with open_store(source) as from_store, open_store(target) as to_store:
             err = Console(stderr=True)
             columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),

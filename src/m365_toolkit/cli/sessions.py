@@ -75,7 +75,7 @@ def session_stats(manager: SessionManager, as_json: bool, days: float) -> None:
     if as_json:
         echo_json(stats)
     else:
-        click.echo(format_statistics(stats, days))
+        click.echo(format_statistics(render.visible_statistics(stats), days))
 
 
 @sessions.command("reap")
@@ -101,4 +101,4 @@ def reap_sessions(
     verb = "Would reap" if dry_run else "Reaped"
     click.echo(f"{verb} {len(ids)} stale session(s).")
     for session_id in ids:
-        click.echo(f"  {session_id}")
+        click.echo(f"  {render.visible(session_id)}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._util.atomic import atomic_text_file
+from .._util.values import csv_cell
 from .budgets import BudgetStatus
 from .model import CostGroup, CostTotals
 
@@ -81,7 +82,8 @@ def write_csv(entries: Iterable[dict[str, Any]], target: Path) -> int:
         writer = csv.DictWriter(file, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for entry in entries:
-            writer.writerow(_csv_row(entry))
+            # Text cells are neutralised so a spreadsheet never runs one as a formula.
+            writer.writerow({key: csv_cell(value) for key, value in _csv_row(entry).items()})
             rows += 1
     return rows
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from .._util.atomic import atomic_text_file, refuse_store_files
+from .._util.values import csv_cell
 from ..costs.model import CostRecord
 from ..errors import ConfigError, CorruptStoreError, StoreError, ValidationError
 from ..sessions.model import Session
@@ -51,7 +52,9 @@ def export_sessions(
 
     Formats: ``json`` is the guide's storage format (a JSON array of sessions with their
     events), ``jsonl`` one such session per line, ``csv`` one row per session without its
-    events (``metadata`` as JSON text, ``events`` as their number). Sessions come in the
+    events (``metadata`` as JSON text, ``events`` as their number; text cells that a
+    spreadsheet would run as a formula get a leading ``'``, see
+    :func:`~m365_toolkit._util.values.csv_cell`). Sessions come in the
     order they were stored, one batch in memory at a time.
 
     Raises:
@@ -60,7 +63,9 @@ def export_sessions(
     if fmt not in EXPORT_FORMATS:
         raise ValidationError(f"Cannot export as {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
     count = 0
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    # RFC 4180 line ends: the csv module quotes a cell holding a character of the line
+    # terminator only, so with "\n" alone a bare "\r" in a value would split its row.
+    writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
     elif fmt == "json":
@@ -98,9 +103,10 @@ def export_to_file(
 
 
 def _csv_row(session: dict[str, Any]) -> list[Any]:
+    # Text cells are neutralised so a spreadsheet never runs one as a formula.
     return [
-        *(session.get(column) for column in CSV_COLUMNS[:-2]),
-        json.dumps(session.get("metadata") or {}, ensure_ascii=False),
+        *(csv_cell(session.get(column)) for column in CSV_COLUMNS[:-2]),
+        csv_cell(json.dumps(session.get("metadata") or {}, ensure_ascii=False)),
         len(session.get("events") or ()),
     ]
 

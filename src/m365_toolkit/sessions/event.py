@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from .._util import system as _system
-from .._util.values import clean_mapping, require_name
+from .._util.values import clean_mapping, redact_text, require_name
 from ..errors import ValidationError
 
 
@@ -64,7 +64,7 @@ class Event:
             raise ValidationError(
                 f"description must be a string, not {type(description).__name__}."
             )
-        return cls(clock(), event_type, description, clean_mapping(data, "data"))
+        return cls(clock(), event_type, redact_text(description), clean_mapping(data, "data"))
 
     def to_dict(self) -> dict[str, Any]:
         """The guide's storage format of an event."""
@@ -85,7 +85,7 @@ class Event:
             return cls(
                 _system.parse_time(data["timestamp"], "event timestamp"),
                 require_name(data["type"], "event type"),
-                str(data.get("description", "")),
+                redact_text(str(data.get("description", ""))),
                 clean_mapping(data.get("data"), "event data"),
                 data.get("seq"),
             )

@@ -18,7 +18,7 @@ from .._util.closing import Closing
 from .._util.system import Clock, utc_now
 from ..costs.model import CostTotals, usd
 from ..errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
-from ..store import ImportResult, Store, StoreLocation, open_store
+from ..store import ImportResult, Store, StoreLocation, _safe, open_store
 from .formatting import format_statistics
 from .model import Completion, Event, Session, Status, completion_event, final_status, with_seq
 from .query import SessionQuery, parse_status, window_start
@@ -357,7 +357,7 @@ def get_session_manager(storage_path: str | os.PathLike[str] | None = None) -> S
         elif storage_path is not None and StoreLocation.parse(storage_path).key != _manager_key:
             raise ConfigError(
                 f"The session manager of this process already uses {_manager.storage_path!r}; "
-                f"it cannot switch to {os.fspath(storage_path)!r}. Create a SessionManager "
+                f"it cannot switch to {_safe(os.fspath(storage_path))!r}. Create a SessionManager "
                 "for another store."
             )
         return _manager

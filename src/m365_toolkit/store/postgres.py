@@ -12,16 +12,17 @@ fixed-width ISO 8601 text).
 from __future__ import annotations
 
 import os
+import re
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote
 
 from ..errors import ConfigError, SchemaError, StoreError, ValidationError
-from . import _safe
+from . import _passwords_in, _safe
 from ._pg_schema import SCHEMA_VERSION, migrate
 from .dialect import Connection as AnyConnection
 from .dialect import Dialect
@@ -75,14 +76,22 @@ class PostgresDialect(Dialect):
     ) -> None:
         self.location = _safe(url)
         self._url = url
-        self._password = _url_password(url)
+        self._passwords = _passwords_in(url)
         try:
             params = conninfo_to_dict(url)
         except psycopg.Error as exc:
             raise ConfigError(
                 f"{self.location!r} is not a valid PostgreSQL location: {self._clean(exc)}."
             ) from None
-        self._password = str(params.get("password") or self._password)
+        self._passwords |= {str(params[k]) for k in ("password", "sslpassword") if params.get(k)}
+        # libpq splits an unencoded "@" or "/" of a password into the host or database name
+        # and quotes those back ("failed to resolve host 'w0rd@db'"): mask the pieces too.
+        self._passwords |= {
+            piece
+            for password in list(self._passwords)
+            for piece in re.split(r"[@:/?#]", password)
+            if len(piece) >= 3
+        }
         self._connect: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in params:
             self._connect["connect_timeout"] = _CONNECT_TIMEOUT
@@ -135,9 +144,9 @@ class PostgresDialect(Dialect):
 
     def _clean(self, exc: BaseException) -> str:
         """A driver message without the password, fit for our own messages."""
-        text = str(exc).strip().rstrip(".")
-        if self._password:
-            for secret in {self._password, quote(self._password, safe="")}:
+        text = _safe(str(exc).strip().rstrip("."))  # a conninfo the driver quotes back
+        for password in sorted(self._passwords, key=len, reverse=True):
+            for secret in {password, quote(password, safe="")}:
                 text = text.replace(secret, "***")
         return text
 
@@ -321,17 +330,6 @@ class PostgresDialect(Dialect):
         """Close the pool and its connections (not a pool inherited through fork)."""
         if self._pid == os.getpid():
             self._pool.close()
-
-
-def _url_password(url: str) -> str:
-    """The password in a URL, before libpq has read it (for masking its errors)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            return unquote(parts.password)
-        return dict(parse_qsl(parts.query)).get("password", "")
-    except ValueError:
-        return ""
 
 
 _IMPORT_SESSIONS = (
