@@ -17,11 +17,14 @@ from typing import Any
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _C1 = re.compile(r"[\x80-\x9f]")
 _BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile(r"[<>&\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def visible(text: str) -> str:
     """``text`` with control and bidirectional characters replaced by visible marks."""
-    text = _CONTROL.sub(lambda m: chr(0x2400 + (ord(m.group()) % 0x80 or 0x21)), text)
+    text = _CONTROL.sub(
+        lambda m: "\u2421" if m.group() == "\x7f" else chr(0x2400 + ord(m.group())), text
+    )
     text = _C1.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
     return _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
@@ -37,13 +40,11 @@ def json_script(data: Any) -> str:
     """JSON that can sit inside ``<script type="application/json">`` and never end it.
 
     ``<``, ``>`` and ``&`` are written as ``\\u003c`` etc., so neither ``</script>`` nor
-    ``<!--`` can appear in the block; U+2028 and U+2029 likewise, for old JS parsers.
+    ``<!--`` can appear in the block; U+2028/U+2029 (old JS parsers), DEL, C1 and the
+    bidirectional controls likewise, so viewing the source shows no invisible tricks.
     """
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
-        text = text.replace(char, escape)
-    return text
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def money(amount: Decimal | None) -> str:
