@@ -35,6 +35,7 @@ MUST_NOT_IMPORT = [
         (*ADAPTERS, f"{P}.m365", f"{P}.data", f"{P}.sessions.manager", f"{P}.costs.tracker"),
     ),
     (f"{P}.data", (*ADAPTERS, f"{P}.m365", f"{P}.sessions.manager", f"{P}.costs.tracker")),
+    (f"{P}.reports", (*ADAPTERS, f"{P}.data", f"{P}.costs.tracker")),
     (f"{P}.mcp_server", (f"{P}.cli",)),
     (f"{P}.cli", (f"{P}.mcp_server",)),
 ]

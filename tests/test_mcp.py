@@ -22,7 +22,8 @@ STANDIN = ROOT / "tests" / "standins" / "fake_audit.py"
 SAMPLES = ROOT / "src" / "m365_toolkit" / "samples"
 TOOLS = {
     "list_sessions", "get_session", "session_statistics", "cost_report",
-    "get_compliance_status", "run_security_audit", "analyze_sharepoint_permissions",
+    "get_compliance_status", "get_security_dashboard", "run_security_audit",
+    "analyze_sharepoint_permissions",
     "remediate_security_issues",
 }  # fmt: skip
 
@@ -321,6 +322,7 @@ async def test_the_real_server_over_stdio_answers_a_real_client(root, monkeypatc
             "list_sessions": await client.call_tool("list_sessions", {}),
             "session_statistics": await client.call_tool("session_statistics", {}),
             "cost_report": await client.call_tool("cost_report", {}),
+            "get_security_dashboard": await client.call_tool("get_security_dashboard", {}),
         }
         first = results["run_security_audit"].structured_content["session_id"]
         results["get_session"] = await client.call_tool("get_session", {"session_id": first})

@@ -106,3 +106,17 @@ class RemediationOutput:
     exit_code: int
     output: str
     """The end of the script's output."""
+
+
+@dataclass(frozen=True)
+class DashboardResult:
+    """The security dashboard file written, and its headline figures."""
+
+    session_id: str
+    file: str
+    """The dashboard file: one self-contained HTML page, or the JSON document."""
+    format: Literal["html", "json"]
+    bytes: int
+    summary: dict[str, Any]
+    """runs, latest_pass_rate_percent, latest_counts (controls by status), drift_counts
+    (since the previous run), sessions, failed_sessions, stale_sessions, llm_cost_usd."""

@@ -21,14 +21,17 @@ from mcp.types import ToolAnnotations
 
 from ..m365.audit import compliance_status
 from ..m365.audit.runner import run_audit
+from ..m365.progress import Step
 from ..m365.remediation import remediate
 from ..m365.sharepoint import analyze_to_workbook
+from ..reports import write_dashboard
 from ..sessions.query import window_start
 from .messages import quote
 from .results import (
     AuditResult,
     ComplianceStatusResult,
     CostReport,
+    DashboardResult,
     RemediationOutput,
     SessionDetail,
     SessionList,
@@ -126,6 +129,47 @@ async def get_compliance_status(ctx: Ctx) -> ComplianceStatusResult:
 
 
 # -- operations ------------------------------------------------------------------------------
+
+
+async def get_security_dashboard(
+    ctx: Ctx,
+    include_historical: bool = True,
+    output_format: Literal["html", "json"] = "html",
+    days: float = 30,
+) -> DashboardResult:
+    """Write the security dashboard of everything recorded and return its path.
+
+    One offline file under output/reports/security/: the latest CIS audit's pass rate and
+    controls, the trend over all stored audit runs and what changed since the previous run
+    (include_historical=false: the latest run only), sessions per day, type and user,
+    failures and durations, and LLM costs and budgets over the last `days` days.
+    output_format html is a self-contained page for people; json the same data for tools.
+    """
+    state, call = _state(ctx), current_call()
+    written = await anyio.to_thread.run_sync(
+        partial(
+            write_dashboard, state.manager.store, state.root, days=days,
+            output_format=output_format, historical=include_historical,
+            session_id=call.session_id, clock=state.manager.clock,
+        )
+    )  # fmt: skip
+    await call.step(Step(f"Wrote the dashboard to {written.path}",
+                         {"file": str(written.path), "format": written.format,
+                          "bytes": written.bytes}))  # fmt: skip
+    board = written.dashboard
+    latest = board.compliance.latest
+    summary = {
+        "runs": len(board.compliance.trend),
+        "latest_pass_rate_percent": latest.pass_rate_percent if latest else None,
+        "latest_counts": dict(latest.counts) if latest else {},
+        "drift_counts": dict(board.compliance.drift_counts),
+        "sessions": board.operations.total,
+        "failed_sessions": board.operations.failed_total,
+        "stale_sessions": len(board.operations.stale),
+        "llm_cost_usd": float(board.costs.total),
+    }
+    return DashboardResult(call.session_id, str(written.path), written.format, written.bytes,
+                           summary)  # fmt: skip
 
 
 async def run_security_audit(
@@ -232,6 +276,7 @@ TOOLS = (  # read-only tools first
     ToolSpec(session_statistics, "session_query", READ_ONLY),
     ToolSpec(cost_report, "session_query", READ_ONLY),
     ToolSpec(get_compliance_status, "compliance_status", READ_ONLY),
+    ToolSpec(get_security_dashboard, "dashboard_generation", WRITES_REPORT),
     ToolSpec(run_security_audit, "security_audit", QUERIES_TENANT),
     ToolSpec(analyze_sharepoint_permissions, "sharepoint_analysis", WRITES_REPORT),
     ToolSpec(remediate_security_issues, "remediation", CHANGES_TENANT),

@@ -1,0 +1,79 @@
+"""``m365-toolkit report``: write the security dashboard, one offline HTML file or JSON.
+
+It calls the same library function as the MCP tool ``get_security_dashboard``, inside a
+``dashboard_generation`` session whose last event names the file written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..reports import FORMATS, write_dashboard
+from ..sessions.manager import SessionManager
+from .app import cli, echo_json, root_options, tracked
+
+
+@cli.command("report")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0),
+    default=30,
+    show_default=True,
+    help="Period of the operations and LLM cost sections (the compliance trend covers "
+    "every stored run).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="html",
+    show_default=True,
+    help="html: one self-contained page that loads nothing; json: the same content as one "
+    "JSON document (docs/dashboard.md).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write [default: output/reports/security/dashboard_<session>.<format> "
+    "under the root].",
+)
+@click.option(
+    "--latest-only",
+    is_flag=True,
+    help="Only the latest audit run: no trend over runs, no drift.",
+)
+@root_options
+def report_command(
+    manager: SessionManager,
+    root: Path,
+    as_json: bool,
+    days: float,
+    output_format: str,
+    output: Path | None,
+    latest_only: bool,
+) -> None:
+    """Write the security dashboard: compliance trend and drift, operations, LLM costs."""
+    arguments = {"days": days, "format": output_format, "output": str(output) if output else None,
+                 "latest_only": latest_only}  # fmt: skip
+    with tracked(manager, "dashboard_generation", "report", arguments) as session:
+        written = write_dashboard(
+            manager.store, root, days=days, output_format=output_format,  # type: ignore[arg-type]
+            output=output, historical=not latest_only, session_id=session.session_id,
+            clock=manager.clock,
+        )  # fmt: skip
+        session.add_event(
+            "progress",
+            f"Wrote the dashboard to {written.path}",
+            {"file": str(written.path), "format": written.format, "bytes": written.bytes},
+        )
+    latest = written.dashboard.compliance.latest
+    if as_json:
+        echo_json({"session_id": session.session_id, "file": str(written.path),
+                   "format": written.format, "bytes": written.bytes,
+                   "pass_rate_percent": latest.pass_rate_percent if latest else None})  # fmt: skip
+        return
+    click.echo(f"Dashboard: {written.path}")
+    click.echo(f"Session: {session.session_id}")
