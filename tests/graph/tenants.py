@@ -25,9 +25,15 @@ E5, P2 = "sku-e5", "sku-p2"
 
 
 def user(uid: str, upn: str, **fields: Any) -> dict[str, Any]:
-    base = {"id": uid, "displayName": upn.split("@")[0], "userPrincipalName": upn,
-            "userType": "Member", "accountEnabled": True, "onPremisesSyncEnabled": None,
-            "assignedLicenses": []}  # fmt: skip
+    base = {
+        "id": uid,
+        "displayName": upn.split("@")[0],
+        "userPrincipalName": upn,
+        "userType": "Member",
+        "accountEnabled": True,
+        "onPremisesSyncEnabled": None,
+        "assignedLicenses": [],
+    }
     return {**base, **fields}
 
 
@@ -46,7 +52,7 @@ def ca_policy(name: str, **overrides: Any) -> dict[str, Any]:
                 "includeRoles": [],
                 "excludeRoles": [],
                 "excludeGuestsOrExternalUsers": None,
-            },  # fmt: skip
+            },
             "applications": {"includeApplications": ["All"], "excludeApplications": []},
             "clientAppTypes": ["all"],
             "platforms": None,
@@ -75,12 +81,12 @@ def compliant_policies() -> list[dict[str, Any]]:
             "MFA admins",
             conditions__users__includeUsers=[],
             conditions__users__includeRoles=list(ep.ADMIN_ROLES),
-        ),  # fmt: skip
+        ),
         ca_policy(
             "Block legacy",
             conditions__clientAppTypes=["exchangeActiveSync", "other"],
             grantControls={"operator": "OR", "builtInControls": ["block"]},
-        ),  # fmt: skip
+        ),
         ca_policy(
             "Phishing-resistant admins",
             conditions__users__includeUsers=[],
@@ -93,7 +99,7 @@ def compliant_policies() -> list[dict[str, Any]]:
                     "displayName": "Phishing-resistant MFA",
                 },
             },
-        ),  # fmt: skip
+        ),
         ca_policy(
             "User risk",
             conditions__userRiskLevels=["high"],
@@ -105,25 +111,27 @@ def compliant_policies() -> list[dict[str, Any]]:
             sessionControls={
                 "signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime"}
             },
-        ),  # fmt: skip
+        ),
         ca_policy(
             "Block device code",
             conditions__authenticationFlows={"transferMethods": "deviceCodeFlow"},
             grantControls={"operator": "OR", "builtInControls": ["block"]},
-        ),  # fmt: skip
+        ),
     ]
 
 
 def compliant() -> Tenant:
-    admins = [user("ga-1", "ga1@contoso.onmicrosoft.com", assignedLicenses=[{"skuId": P2}]),
-              user("ga-2", "ga2@contoso.onmicrosoft.com"),
-              user("sec-1", "sec1@contoso.onmicrosoft.com")]  # fmt: skip
-    people = [user(f"u-{n}", f"user{n}@contoso.com", assignedLicenses=[{"skuId": E5}])
-              for n in range(5)]  # fmt: skip
+    admins = [
+        user("ga-1", "ga1@contoso.onmicrosoft.com", assignedLicenses=[{"skuId": P2}]),
+        user("ga-2", "ga2@contoso.onmicrosoft.com"),
+        user("sec-1", "sec1@contoso.onmicrosoft.com"),
+    ]
+    people = [
+        user(f"u-{n}", f"user{n}@contoso.com", assignedLicenses=[{"skuId": E5}]) for n in range(5)
+    ]
     guest = user("g-1", "guest_x#EXT#@contoso.onmicrosoft.com", userType="Guest")
     disabled = user("d-1", "left@contoso.com", accountEnabled=False)
-    everyone = [*admins, *people, guest, disabled,
-                user(BREAK_GLASS_ID, BREAK_GLASS_UPN)]  # fmt: skip
+    everyone = [*admins, *people, guest, disabled, user(BREAK_GLASS_ID, BREAK_GLASS_UPN)]
     registered = [
         {
             "id": u["id"],
@@ -145,7 +153,7 @@ def compliant() -> Tenant:
                 "allowedToCreateTenants": False,
                 "allowedToReadBitlockerKeysForOwnedDevice": False,
                 "permissionGrantPoliciesAssigned": ["ManagePermissionGrantsForOwnedResource.x"],
-            },  # fmt: skip
+            },
         },
         ep.ADMIN_CONSENT_POLICY: {"isEnabled": True, "notifyReviewers": True},
         ep.SECURITY_DEFAULTS: {"isEnabled": False},
@@ -178,7 +186,7 @@ def compliant() -> Tenant:
                     "passwordValidityPeriodInDays": 90,
                 },
             ]
-        },  # fmt: skip
+        },
         ep.ORGANIZATION: {"value": [{"id": TENANT_ID, "onPremisesSyncEnabled": None}]},
         ep.ON_PREM_SYNC: Outcome(ep.ON_PREM_SYNC, 404, error="HTTP 404 Request_ResourceNotFound"),
         ep.DIRECTORY_ROLES: {
@@ -199,17 +207,17 @@ def compliant() -> Tenant:
                     "roleTemplateId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
                 },
             ]
-        },  # fmt: skip
+        },
         ep.role_members_path(GA_ROLE_ID): {
             "value": [
                 {"@odata.type": "#microsoft.graph.user", "id": "ga-1"},
                 {"@odata.type": "#microsoft.graph.user", "id": "ga-2"},
                 {"@odata.type": "#microsoft.graph.servicePrincipal", "id": "sp-1"},
             ]
-        },  # fmt: skip
+        },
         ep.role_members_path(SEC_ROLE_ID): {
             "value": [{"@odata.type": "#microsoft.graph.user", "id": "sec-1"}]
-        },  # fmt: skip
+        },
         ep.SUBSCRIBED_SKUS: {
             "value": [
                 {"skuId": E5, "skuPartNumber": "SPE_E5"},
@@ -241,7 +249,7 @@ def compliant() -> Tenant:
                     "membershipRule": '(user.userType -eq "Guest")',
                 },
             ]
-        },  # fmt: skip
+        },
         ep.REGISTRATION: {"value": registered},
         ep.SHAREPOINT: {
             "isLegacyAuthProtocolsEnabled": False,
@@ -264,10 +272,13 @@ def noncompliant() -> Tenant:
     auth = tenant[ep.AUTHORIZATION_POLICY]
     auth.update(allowInvitesFrom="everyone", guestUserRoleId="a0b1b346-4d3e-4e8b-98f8-753987be4970")
     auth["defaultUserRolePermissions"].update(
-        allowedToCreateApps=True, allowedToCreateTenants=True,
+        allowedToCreateApps=True,
+        allowedToCreateTenants=True,
         allowedToReadBitlockerKeysForOwnedDevice=True,
-        permissionGrantPoliciesAssigned=["ManagePermissionGrantsForSelf.microsoft-user-default-legacy"],
-    )  # fmt: skip
+        permissionGrantPoliciesAssigned=[
+            "ManagePermissionGrantsForSelf.microsoft-user-default-legacy"
+        ],
+    )
     tenant[ep.ADMIN_CONSENT_POLICY] = {"isEnabled": False}
     tenant[ep.SECURITY_DEFAULTS] = {"isEnabled": True}
     tenant[ep.AUTH_METHODS_POLICY]["authenticationMethodConfigurations"][0]["state"] = "enabled"
@@ -277,21 +288,25 @@ def noncompliant() -> Tenant:
     # a second verified domain whose passwords expire (Prowler reads only the first)
     tenant[ep.DOMAINS]["value"][1]["passwordValidityPeriodInDays"] = 90
     tenant[ep.ORGANIZATION] = {"value": [{"id": TENANT_ID, "onPremisesSyncEnabled": True}]}
-    tenant[ep.ON_PREM_SYNC] = {"value": [{"id": TENANT_ID,
-                                          "features": {"passwordSyncEnabled": False}}]}  # fmt: skip
+    tenant[ep.ON_PREM_SYNC] = {
+        "value": [{"id": TENANT_ID, "features": {"passwordSyncEnabled": False}}]
+    }
     users = tenant[ep.USERS]["value"]
     users[0]["onPremisesSyncEnabled"] = True  # a synced Global Administrator
     users[0]["assignedLicenses"] = [{"skuId": P2}, {"skuId": E5}]  # E5 listed second
     tenant[ep.role_members_path(GA_ROLE_ID)]["value"] = [
-        {"@odata.type": "#microsoft.graph.user", "id": "ga-1"}]  # fmt: skip
+        {"@odata.type": "#microsoft.graph.user", "id": "ga-1"}
+    ]
     tenant[ep.GROUPS]["value"][1]["visibility"] = "Public"
     tenant[ep.GROUPS]["value"][2]["membershipRule"] = '(user.department -eq "Sales")'
     reg = tenant[ep.REGISTRATION]["value"]
     reg[3]["isMfaCapable"] = False
-    tenant[ep.SHAREPOINT].update(isLegacyAuthProtocolsEnabled=True,
-                                 sharingCapability="externalUserAndGuestSharing",
-                                 isResharingByExternalUsersEnabled=True,
-                                 sharingDomainRestrictionMode="none")  # fmt: skip
+    tenant[ep.SHAREPOINT].update(
+        isLegacyAuthProtocolsEnabled=True,
+        sharingCapability="externalUserAndGuestSharing",
+        isResharingByExternalUsersEnabled=True,
+        sharingDomainRestrictionMode="none",
+    )
     return tenant
 
 

@@ -112,9 +112,12 @@ def test_an_excluded_user_fails_unless_declared_break_glass_by_upn_or_id():
 
 
 def test_an_excluded_group_that_is_not_break_glass_fails_the_legacy_block():
-    policy = ca_policy("Legacy", conditions__clientAppTypes=["exchangeActiveSync", "other"],
-                       grantControls={"operator": "OR", "builtInControls": ["block"]},
-                       conditions__users__excludeGroups=["grp-contractors"])  # fmt: skip
+    policy = ca_policy(
+        "Legacy",
+        conditions__clientAppTypes=["exchangeActiveSync", "other"],
+        grantControls={"operator": "OR", "builtInControls": ["block"]},
+        conditions__users__excludeGroups=["grp-contractors"],
+    )
     found = results(with_policies(policy), COMPLIANT_CONFIG)["5.2.2.3"]
     assert found.status == "Fail"
     assert any("excludeGroups" in p for p in found.evidence["Legacy"])
@@ -123,21 +126,36 @@ def test_an_excluded_group_that_is_not_break_glass_fails_the_legacy_block():
 @pytest.mark.parametrize(
     ("override", "reason"),
     [
-        ({"conditions__locations": {"includeLocations": ["All"],
-                                    "excludeLocations": ["AllTrusted"]}}, "locations"),
+        (
+            {
+                "conditions__locations": {
+                    "includeLocations": ["All"],
+                    "excludeLocations": ["AllTrusted"],
+                }
+            },
+            "locations",
+        ),
         ({"conditions__platforms": {"includePlatforms": ["android", "iOS"]}}, "platforms"),
         ({"conditions__devices": {"deviceFilter": {"mode": "exclude", "rule": "x"}}}, "devices"),
         ({"conditions__userRiskLevels": ["high"]}, "userRisk"),
         ({"conditions__clientAppTypes": ["browser"]}, "clientApps"),
         ({"conditions__users__excludeRoles": [ep.GLOBAL_ADMIN]}, "excludes roles"),
-        ({"conditions__users__excludeGuestsOrExternalUsers": {"guestOrExternalUserTypes": "b2b"}},
-         "guests"),
+        (
+            {
+                "conditions__users__excludeGuestsOrExternalUsers": {
+                    "guestOrExternalUserTypes": "b2b"
+                }
+            },
+            "guests",
+        ),
         ({"conditions__applications__excludeApplications": ["app-1"]}, "excludes applications"),
         ({"conditions__applications__includeApplications": ["app-1"]}, "all cloud apps"),
-        ({"grantControls": {"operator": "OR", "builtInControls": ["mfa", "compliantDevice"]}},
-         "instead of MFA"),
+        (
+            {"grantControls": {"operator": "OR", "builtInControls": ["mfa", "compliantDevice"]}},
+            "instead of MFA",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_narrowed_or_weakened_all_users_policy_does_not_pass(override, reason):
     found = results(with_policies(ca_policy("MFA", **override)), COMPLIANT_CONFIG)["5.2.2.2"]
     assert found.status == "Fail"
@@ -153,8 +171,9 @@ def test_mfa_and_compliant_device_with_and_still_requires_mfa():
 
 def test_an_admin_policy_missing_a_role_fails_and_all_users_covers_admins():
     roles = list(ep.ADMIN_ROLES)[1:]
-    partial = ca_policy("Admins", conditions__users__includeUsers=[],
-                        conditions__users__includeRoles=roles)  # fmt: skip
+    partial = ca_policy(
+        "Admins", conditions__users__includeUsers=[], conditions__users__includeRoles=roles
+    )
     assert results(with_policies(partial))["5.2.2.1"].status == "Fail"
     assert results(with_policies(ca_policy("Everyone")))["5.2.2.1"].status == "Pass"
 
@@ -166,14 +185,25 @@ def test_a_high_risk_policy_does_not_satisfy_the_generic_mfa_rule():
 
 def test_a_custom_strength_of_phishing_resistant_methods_only_passes():
     def admins(strength):
-        return ca_policy("PR", conditions__users__includeUsers=[],
-                         conditions__users__includeRoles=list(ep.ADMIN_ROLES),
-                         grantControls={"operator": "OR", "builtInControls": [],
-                                        "authenticationStrength": strength})  # fmt: skip
+        return ca_policy(
+            "PR",
+            conditions__users__includeUsers=[],
+            conditions__users__includeRoles=list(ep.ADMIN_ROLES),
+            grantControls={
+                "operator": "OR",
+                "builtInControls": [],
+                "authenticationStrength": strength,
+            },
+        )
 
     good = admins({"id": "custom", "allowedCombinations": ["fido2", "windowsHelloForBusiness"]})
-    weak = admins({"id": "custom2", "displayName": "Any MFA",
-                   "allowedCombinations": ["fido2", "password,sms"]})  # fmt: skip
+    weak = admins(
+        {
+            "id": "custom2",
+            "displayName": "Any MFA",
+            "allowedCombinations": ["fido2", "password,sms"],
+        }
+    )
     assert results(with_policies(good))["5.2.2.5"].status == "Pass"
     assert results(with_policies(weak))["5.2.2.5"].status == "Fail"
 
@@ -189,9 +219,10 @@ def test_no_policies_at_all_fail_without_crashing():
 def test_a_403_on_conditional_access_skips_every_ca_control_naming_the_licence():
     tenant = compliant()
     tenant[ep.CONDITIONAL_ACCESS] = Outcome(
-        ep.CONDITIONAL_ACCESS, 403,
+        ep.CONDITIONAL_ACCESS,
+        403,
         error="HTTP 403 Forbidden: Tenant does not have a valid AAD Premium license",
-    )  # fmt: skip
+    )
     tenant[ep.REGISTRATION] = Outcome(
         ep.REGISTRATION, 403, error="HTTP 403 Authorization_RequestDenied: Insufficient privileges"
     )

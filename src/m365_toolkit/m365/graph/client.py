@@ -161,6 +161,8 @@ class GraphClient:
     async def get_many(self, paths: list[str]) -> dict[str, Outcome]:
         """GET every path concurrently (bounded by ``concurrency``), in the order given."""
         results: dict[str, Outcome] = {}
+        if paths:
+            await self._token()  # sign in once, before fanning out: a failure raises plainly
 
         async def one(path: str) -> None:
             results[path] = await self.get(path)
