@@ -15,9 +15,9 @@ from m365_toolkit.m365.audit.graph import (
     parse_config,
     run_graph_audit,
 )
-from m365_toolkit.m365.graph import Outcome
-from m365_toolkit.m365.graph.auth import GraphSettings, open_client
-from m365_toolkit.m365.graph.client import GraphError, Retry
+from m365_toolkit.m365.graph import GraphError, Outcome
+from m365_toolkit.m365.graph.auth import GraphSettings
+from m365_toolkit.m365.graph.client import Retry, open_client
 
 from .fakegraph import CLIENT_SECRET, TOKEN, Reply
 from .tenants import COMPLIANT_CONFIG, compliant, noncompliant
@@ -90,7 +90,7 @@ async def test_no_secret_or_token_reaches_the_snapshot_or_the_results(tmp_path, 
         text = path.read_text(encoding="utf-8")
         assert CLIENT_SECRET not in text and TOKEN not in text
     assert CLIENT_SECRET not in repr(steps) and CLIENT_SECRET not in repr(result)
-    assert load_snapshot(result.snapshot_file).connection["credential"] == "secret"
+    assert load_snapshot(result.snapshot_file).connection["sign_in_with"] == "secret"
 
 
 async def test_offline_re_evaluation_gives_the_live_results(tmp_path, graph, graph_table):

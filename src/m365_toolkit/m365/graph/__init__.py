@@ -7,6 +7,15 @@ name, so that evaluating a saved snapshot loads no HTTP stack.
 """
 
 from .clouds import CLOUDS, Cloud, resolve_cloud
+from .common import GraphError, ca_bundle, ssl_context
 from .outcome import Outcome
 
-__all__ = ["CLOUDS", "Cloud", "Outcome", "resolve_cloud"]
+__all__ = [
+    "CLOUDS",
+    "Cloud",
+    "GraphError",
+    "Outcome",
+    "ca_bundle",
+    "resolve_cloud",
+    "ssl_context",
+]

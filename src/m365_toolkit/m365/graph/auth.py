@@ -7,29 +7,26 @@ Settings come from the config file's ``[graph]`` table, else azure-identity's ow
 :meth:`GraphSettings.describe` (what the trail records), and is cut out of any error text.
 
 azure-identity is imported inside :func:`build_credential`, like a database driver: it is
-the ``graph`` extra, and the engine's import stays fast without it.
+the ``graph`` extra, and the engine's import stays fast without it. This module is stdlib
+only, so the CLI can read settings on a base install.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
-
 from ...errors import ConfigError
-from .client import GraphClient, GraphError, ca_bundle, ssl_context
 from .clouds import CLOUDS, Cloud, resolve_cloud
+from .common import ca_bundle
 
 CREDENTIAL_KINDS = ("secret", "certificate", "default")
-_REFRESH_MARGIN = 300.0  # seconds before expiry a token is renewed
 
 
 if TYPE_CHECKING:  # typing only: azure-identity is the optional graph extra
-    from azure.core.credentials import AccessToken, TokenCredential
+    from azure.core.credentials import TokenCredential
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +125,7 @@ class GraphSettings:
         return {
             "tenant_id": self.tenant_id,
             "client_id": self.client_id,
-            "credential": self.credential,
+            "sign_in_with": self.credential,  # a key naming "credential" would be redacted
             "cloud": self.cloud.name,
             "authority_host": self.cloud.authority_host,
             "graph_endpoint": self.cloud.graph_endpoint,
@@ -201,43 +198,6 @@ def build_credential(settings: GraphSettings) -> TokenCredential:
     return identity.DefaultAzureCredential(**common)
 
 
-class AzureTokenSource:
-    """Graph tokens from an azure-identity credential, kept until five minutes before expiry.
-
-    The credential is synchronous (its async flavour needs aiohttp), so each token request
-    runs in a worker thread and never stalls the event loop.
-    """
-
-    def __init__(
-        self, credential: TokenCredential, settings: GraphSettings, clock: Any = time.time
-    ) -> None:
-        self._credential = credential
-        self._settings = settings
-        self._clock = clock
-        self._token: str | None = None
-        self._expires = 0.0
-        self._lock: anyio.Lock | None = None
-
-    async def __call__(self) -> str:
-        if self._lock is None:
-            self._lock = anyio.Lock()
-        async with self._lock:
-            if self._token is None or self._clock() > self._expires - _REFRESH_MARGIN:
-                token = await anyio.to_thread.run_sync(self._get)
-                self._token, self._expires = token.token, float(token.expires_on)
-            return self._token
-
-    def _get(self) -> AccessToken:
-        try:
-            return self._credential.get_token(self._settings.cloud.scope)
-        except Exception as exc:  # azure-identity raises several unrelated types
-            raise GraphError(
-                f"Could not get a Microsoft Graph token with the {self._settings.credential} "
-                f"credential for tenant {self._settings.tenant_id!r} from "
-                f"{self._settings.cloud.authority_host}: {scrub(exc, self._settings)}"
-            ) from None
-
-
 def scrub(exc: BaseException, settings: GraphSettings) -> str:
     """The first lines of an error's text with every secret value cut out."""
     text = " ".join(str(exc).split())[:600] or type(exc).__name__
@@ -251,20 +211,3 @@ def _https(host: str | None) -> str | None:
     if host and "://" not in host:
         return f"https://{host}"
     return host
-
-
-def open_client(settings: GraphSettings, **options: Any) -> GraphClient:
-    """A :class:`GraphClient` signed in as ``settings`` say, trusting their CA bundle.
-
-    Args:
-        settings: Where and how to sign in.
-        options: More :class:`GraphClient` arguments (``retry``, ``sleep``, ...).
-
-    Raises:
-        ConfigError: azure-identity is not installed.
-    """
-    source = AzureTokenSource(build_credential(settings), settings)
-    options.setdefault("concurrency", settings.concurrency)
-    options.setdefault("timeout", settings.timeout)
-    options.setdefault("verify", ssl_context(settings.ca_bundle))
-    return GraphClient(settings.cloud.graph_endpoint, source, **options)

@@ -16,29 +16,29 @@ request buy nothing (measured, see docs/audit-engine.md). What this client does:
 from __future__ import annotations
 
 import email.utils
-import os
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
 import httpx2
 
-from ...errors import SessionsError
+from .auth import GraphSettings, build_credential, scrub
+from .common import GraphError, ssl_context
 from .outcome import Outcome
+
+if TYPE_CHECKING:  # typing only: azure-identity is the optional graph extra
+    from azure.core.credentials import AccessToken, TokenCredential
 
 TokenSource = Callable[[], Awaitable[str]]
 """Awaited before each request for the bearer token (it caches and refreshes on its own)."""
 
 RETRY_STATUSES = frozenset({429, 503, 504})
-
-
-class GraphError(SessionsError):
-    """Microsoft Graph could not be reached at all: no token, or a bad endpoint."""
+_REFRESH_MARGIN = 300.0  # seconds before expiry a token is renewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,24 +63,6 @@ class Retry:
 class _Pending:
     done: anyio.Event = field(default_factory=anyio.Event)
     outcome: Outcome | None = None
-
-
-def ca_bundle(configured: str | None = None, environ: Mapping[str, str] = os.environ) -> str | None:
-    """The CA bundle to trust: the configured one, else ``REQUESTS_CA_BUNDLE``, else
-    ``SSL_CERT_FILE``; ``None`` for the system store.
-
-    Both names are read so that one setting covers the token requests (azure-identity runs
-    on requests, which reads the first) and the Graph requests (httpx2, the second).
-    """
-    for value in (configured, environ.get("REQUESTS_CA_BUNDLE"), environ.get("SSL_CERT_FILE")):
-        if value and value.strip():
-            return value.strip()
-    return None
-
-
-def ssl_context(bundle: str | None) -> ssl.SSLContext | bool:
-    """A verifying TLS context trusting ``bundle``, or ``True`` for httpx2's default."""
-    return ssl.create_default_context(cafile=bundle) if bundle else True
 
 
 class GraphClient:
@@ -268,3 +250,57 @@ def _graph_error(response: httpx2.Response) -> str:
         return f"{prefix}: {text}" if text else prefix
     parts = [str(part) for part in (code, message) if part]
     return f"{prefix} {': '.join(parts)}" if parts else prefix
+
+
+class AzureTokenSource:
+    """Graph tokens from an azure-identity credential, kept until five minutes before expiry.
+
+    The credential is synchronous (its async flavour needs aiohttp), so each token request
+    runs in a worker thread and never stalls the event loop.
+    """
+
+    def __init__(
+        self, credential: TokenCredential, settings: GraphSettings, clock: Any = time.time
+    ) -> None:
+        self._credential = credential
+        self._settings = settings
+        self._clock = clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock: anyio.Lock | None = None
+
+    async def __call__(self) -> str:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if self._token is None or self._clock() > self._expires - _REFRESH_MARGIN:
+                token = await anyio.to_thread.run_sync(self._get)
+                self._token, self._expires = token.token, float(token.expires_on)
+            return self._token
+
+    def _get(self) -> AccessToken:
+        try:
+            return self._credential.get_token(self._settings.cloud.scope)
+        except Exception as exc:  # azure-identity raises several unrelated types
+            raise GraphError(
+                f"Could not get a Microsoft Graph token with the {self._settings.credential} "
+                f"credential for tenant {self._settings.tenant_id!r} from "
+                f"{self._settings.cloud.authority_host}: {scrub(exc, self._settings)}"
+            ) from None
+
+
+def open_client(settings: GraphSettings, **options: Any) -> GraphClient:
+    """A :class:`GraphClient` signed in as ``settings`` say, trusting their CA bundle.
+
+    Args:
+        settings: Where and how to sign in.
+        options: More :class:`GraphClient` arguments (``retry``, ``sleep``, ...).
+
+    Raises:
+        ConfigError: azure-identity is not installed.
+    """
+    source = AzureTokenSource(build_credential(settings), settings)
+    options.setdefault("concurrency", settings.concurrency)
+    options.setdefault("timeout", settings.timeout)
+    options.setdefault("verify", ssl_context(settings.ca_bundle))
+    return GraphClient(settings.cloud.graph_endpoint, source, **options)

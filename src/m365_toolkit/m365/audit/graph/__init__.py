@@ -10,7 +10,16 @@ The Graph client and sign-in are :mod:`m365_toolkit.m365.graph`, shared by any o
 that reads Graph. No session code here: the CLI and the MCP server track the run.
 """
 
-from .config import DEFAULT_CONFIG, AcceptedException, AuditConfig, load_config, parse_config
+from .config import (
+    DEFAULT_CONFIG,
+    ENGINES,
+    AcceptedException,
+    AuditConfig,
+    find_config,
+    load_config,
+    parse_config,
+    resolve_engine,
+)
 from .controls import BY_ID, CONTROLS
 from .engine import GraphAuditRun, collect, evaluate_snapshot, plan, run_graph_audit
 from .evaluate import evaluate, select_controls
@@ -21,6 +30,7 @@ __all__ = [
     "BY_ID",
     "CONTROLS",
     "DEFAULT_CONFIG",
+    "ENGINES",
     "GRAPH_STATUSES",
     "AcceptedException",
     "AuditConfig",
@@ -33,10 +43,12 @@ __all__ = [
     "collect",
     "evaluate",
     "evaluate_snapshot",
+    "find_config",
     "load_config",
     "load_snapshot",
     "parse_config",
     "plan",
+    "resolve_engine",
     "run_graph_audit",
     "select_controls",
 ]

@@ -19,6 +19,7 @@ expires = 2026-12-31
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any
 
 from ...._util.textfile import read_text
 from ....errors import ConfigError
+from ...graph.auth import graph_configured
 
 DEFAULT_CONFIG = Path("config", "audit.toml")
 """Where ``audit run`` and the MCP server look under the toolkit root when no file is named."""
@@ -147,3 +149,31 @@ def _exception(item: object, index: int, where: str) -> AcceptedException:
     return AcceptedException(
         str(item["control"]).strip(), str(item["reason"]), str(item["owner"]), expires
     )
+
+
+ENGINES = ("auto", "graph", "powershell")
+
+
+def find_config(root: str | Path, given: str | Path | None = None) -> Path | None:
+    """The config file to read: ``given``, else ``config/audit.toml`` under ``root`` if it
+    exists, else ``None``."""
+    if given is not None:
+        return Path(given)
+    default = Path(root) / DEFAULT_CONFIG
+    return default if default.is_file() else None
+
+
+def resolve_engine(
+    engine: str, config: AuditConfig, environ: Mapping[str, str] | None = None
+) -> str:
+    """``graph`` or ``powershell``: ``auto`` is Graph when Graph credentials are set up.
+
+    Raises:
+        ConfigError: ``engine`` is not one of :data:`ENGINES`.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}.")
+    if engine != "auto":
+        return engine
+    environ = os.environ if environ is None else environ
+    return "graph" if graph_configured(config.graph, environ) else "powershell"

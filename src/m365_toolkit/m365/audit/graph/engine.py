@@ -134,9 +134,10 @@ async def run_graph_audit(
     run = evaluate_snapshot(snapshot, config, controls=controls,
                             results_file=_free(folder / f"m365_cis_audit_{stamp}_graph.json"),
                             snapshot_file=snapshot_file)  # fmt: skip
-    for item in run.evaluations:
-        await report(Step(f"{item.control.id} {item.status}: {item.control.title}",
-                          item.step_data()))  # fmt: skip
+    total = len(run.evaluations)
+    for done, item in enumerate(run.evaluations, 1):
+        message = f"{item.control.id} {item.status}: {item.control.title}"
+        await report(Step(message, item.step_data(), done=done, total=total))
     rate = run.pass_rate()
     await report(Step(
         f"Graph audit completed: {rate:g}% pass rate" if rate is not None
