@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
-from m365_toolkit.m365.audit.graph import CONTROLS, evaluate, parse_config
+from m365_toolkit.m365.audit.graph import BY_ID, CONTROLS, evaluate, parse_config, plan
 from m365_toolkit.m365.audit.graph import endpoints as ep
+from m365_toolkit.m365.audit.graph.endpoints import derived_paths
 from m365_toolkit.m365.graph import Outcome
 
 from .tenants import (
@@ -266,3 +268,30 @@ def test_an_active_exception_accepts_a_failure_and_an_expired_one_does_not():
     expired = results(noncompliant(), config, today=date(2027, 1, 1))["5.1.2.2"]
     assert expired.status == "Fail" and "expired on 2026-12-31" in expired.reason
     assert results(compliant(), config)["5.1.2.2"].status == "Pass"
+
+
+@pytest.mark.parametrize("control_id", IDS)
+def test_each_control_reads_only_the_endpoints_it_declares(control_id):
+    """What collection asks for (declared + derived) is all a check needs."""
+    control = BY_ID[control_id]
+    # no break-glass accounts: they make collection ask for the users whatever the controls
+    config = parse_config({"audit": {"approved_public_groups": ["All Company"]}})
+    for tenant in (compliant(), noncompliant()):
+        full = outcomes(tenant)
+        first = {p: full[p] for p in plan([control], config) if p in full}
+        asked = {**first, **{p: full[p] for p in derived_paths(first) if p in full}}
+        alone = evaluate(asked, config, today=TODAY, controls=[control])[0]
+        whole = evaluate(full, config, today=TODAY, controls=[control])[0]
+        assert (alone.status, alone.actual) == (whole.status, whole.actual)
+
+
+def test_the_docs_table_lists_every_control_with_its_permissions():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "audit-engine.md").read_text("utf-8")
+    rows = {
+        line.split(" | ")[0].strip("| "): line
+        for line in docs.splitlines()
+        if line.startswith("| ") and line[2:3].isdigit()
+    }
+    for control in CONTROLS:
+        assert control.id in rows, control.id
+        assert ", ".join(control.permissions) in rows[control.id], control.id
