@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from m365_toolkit.m365.graph import Outcome
@@ -30,9 +30,16 @@ CLIENT_SECRET = "s3cret-Value~that-must-never-leak"
 TOKEN = "eyJ.fake-access-token.sig"
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost: (cert.pem, key.pem)."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def make_certificate(folder: Path, *, rsa_key: bool = False) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost: (cert.pem, key.pem).
+
+    EC by default (fast); RSA for an app certificate, which MSAL signs with RS256.
+    """
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if rsa_key
+        else ec.generate_private_key(ec.SECP256R1())
+    )
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-graph.test")])
     now = dt.datetime.now(dt.UTC)
     public = key.public_key()
@@ -197,7 +204,14 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
             form = parse_qs(self.rfile.read(length).decode())
             fake.requests.append(("POST", self.path))
             fake.token_requests.append(form)
-            if form.get("client_secret") != [CLIENT_SECRET] or form.get("client_id") != [CLIENT_ID]:
+            # a client secret, or a certificate's signed assertion (its signature is not
+            # checked: the point is that azure-identity built and sent one)
+            assertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            signed = bool(form.get("client_assertion")) and form.get("client_assertion_type") == [
+                assertion
+            ]
+            secret = form.get("client_secret") == [CLIENT_SECRET]
+            if form.get("client_id") != [CLIENT_ID] or not (signed or secret):
                 self._send(
                     401,
                     {
@@ -242,3 +256,51 @@ class Server:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
+
+
+class ConnectProxy:
+    """An HTTPS proxy on loopback: answers CONNECT and pipes bytes, counting the tunnels."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_CONNECT(self) -> None:
+                import select
+                import socket
+
+                host, _, port = self.path.rpartition(":")
+                proxy.tunnels.append(self.path)
+                upstream = socket.create_connection((host, int(port)))
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                sockets = [self.connection, upstream]
+                try:
+                    while True:
+                        readable, _, _ = select.select(sockets, [], [], 5)
+                        if not readable:
+                            return
+                        for sock in readable:
+                            data = sock.recv(65536)
+                            if not data:
+                                return
+                            (upstream if sock is self.connection else self.connection).sendall(data)
+                finally:
+                    upstream.close()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> ConnectProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

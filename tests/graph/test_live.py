@@ -19,7 +19,7 @@ from m365_toolkit.m365.graph import GraphError, Outcome
 from m365_toolkit.m365.graph.auth import GraphSettings
 from m365_toolkit.m365.graph.client import Retry, open_client
 
-from .fakegraph import CLIENT_SECRET, TOKEN, Reply
+from .fakegraph import CLIENT_SECRET, TOKEN, ConnectProxy, Reply, make_certificate
 from .tenants import COMPLIANT_CONFIG, compliant, noncompliant
 
 pytestmark = pytest.mark.anyio
@@ -237,3 +237,47 @@ async def test_azure_identity_variables_and_the_ca_bundle_variable_are_honoured(
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     result, _ = await run(tmp_path, {"graph_endpoint": graph.base_url}, controls=["5.1.2.3"])
     assert statuses(result) == {"5.1.2.3": "Pass"}
+
+
+async def test_a_certificate_credential_signs_in(tmp_path, graph, graph_table, certificate):
+    cert, key = make_certificate(tmp_path, rsa_key=True)
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(key.read_bytes() + cert.read_bytes())
+    table = {k: v for k, v in graph_table.items() if k != "client_secret"}
+    graph.tenant = compliant()
+    result, _ = await run(tmp_path, {**table, "certificate_path": str(pem)}, controls=["5.1.2.3"])
+    assert statuses(result) == {"5.1.2.3": "Pass"}
+    [form] = graph.token_requests
+    assert "client_secret" not in form and form["client_assertion"]
+    assert load_snapshot(result.snapshot_file).connection["sign_in_with"] == "certificate"
+
+
+async def test_default_azure_credential_uses_the_environment(
+    tmp_path, graph, graph_table, monkeypatch
+):
+    monkeypatch.setenv("AZURE_TENANT_ID", graph_table["tenant_id"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", graph_table["client_id"])
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", graph.base_url)
+    graph.tenant = compliant()
+    table = {
+        "credential": "default",
+        "graph_endpoint": graph.base_url,
+        "ca_bundle": graph_table["ca_bundle"],
+    }
+    result, _ = await run(tmp_path, table, controls=["5.1.2.3"])
+    assert statuses(result) == {"5.1.2.3": "Pass"}
+    assert len(graph.token_requests) == 1
+
+
+async def test_https_proxy_carries_the_token_and_the_graph_requests(
+    tmp_path, graph, graph_table, monkeypatch
+):
+    graph.tenant = compliant()
+    with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        result, _ = await run(tmp_path, graph_table, controls=["5.1.2.3"])
+    assert statuses(result) == {"5.1.2.3": "Pass"}
+    host = graph.base_url.removeprefix("https://")
+    assert proxy.tunnels and set(proxy.tunnels) == {host}
+    assert len(proxy.tunnels) >= 2  # one for azure-identity (requests), one for httpx2
