@@ -13,11 +13,11 @@ only, so the CLI can read settings on a base install.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ... import settings
 from ...errors import ConfigError
 from .clouds import CLOUDS, Cloud, resolve_cloud
 from .common import ca_bundle
@@ -51,7 +51,7 @@ class GraphSettings:
         section: Mapping[str, Any] | None = None,
         *,
         cloud: str | None = None,
-        environ: Mapping[str, str] = os.environ,
+        environ: Mapping[str, str] | None = None,
     ) -> GraphSettings:
         """Settings from a config ``[graph]`` table, then azure-identity's variables.
 
@@ -64,6 +64,7 @@ class GraphSettings:
             ConfigError: an unknown key, credential kind or cloud, or a credential that
                 lacks what it needs.
         """
+        environ = settings.environment() if environ is None else environ
         table = dict(section or {})
         unknown = set(table) - _KEYS
         if unknown:
@@ -87,7 +88,7 @@ class GraphSettings:
             raise ConfigError(
                 f"credential must be one of {', '.join(CREDENTIAL_KINDS)}, not {kind!r}."
             )
-        settings = cls(
+        found = cls(
             tenant_id=pick("tenant_id", "AZURE_TENANT_ID"),
             client_id=pick("client_id", "AZURE_CLIENT_ID"),
             credential=kind,
@@ -100,11 +101,11 @@ class GraphSettings:
             certificate_path=certificate,
             certificate_password=pick("certificate_password", "AZURE_CLIENT_CERTIFICATE_PASSWORD"),
             ca_bundle=ca_bundle(pick("ca_bundle"), environ),
-            concurrency=int(table.get("concurrency", 4)),
-            timeout=float(table.get("timeout", 30.0)),
+            concurrency=_number(table, "concurrency", 4, int),
+            timeout=_number(table, "timeout", 30.0, float),
         )
-        settings._check()
-        return settings
+        found._check()
+        return found
 
     def _check(self) -> None:
         if self.credential == "default":
@@ -148,7 +149,7 @@ _KEYS = frozenset(
 
 
 def graph_configured(
-    section: Mapping[str, Any] | None, environ: Mapping[str, str] = os.environ
+    section: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
 ) -> bool:
     """Whether Graph credentials are set up: a ``[graph]`` table, or an app in the environment.
 
@@ -157,6 +158,7 @@ def graph_configured(
     """
     if section:
         return True
+    environ = settings.environment() if environ is None else environ
     return bool(environ.get("AZURE_TENANT_ID") and environ.get("AZURE_CLIENT_ID"))
 
 
@@ -204,6 +206,13 @@ def scrub(exc: BaseException, settings: GraphSettings) -> str:
     for secret in settings.secrets():
         text = text.replace(secret, "[REDACTED]")
     return text
+
+
+def _number(table: Mapping[str, Any], key: str, default: float, kind: type) -> Any:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"[graph] {key} must be a positive number, not {value!r}.")
+    return kind(value)
 
 
 def _https(host: str | None) -> str | None:

@@ -19,7 +19,6 @@ expires = 2026-12-31
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,5 +174,4 @@ def resolve_engine(
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}.")
     if engine != "auto":
         return engine
-    environ = os.environ if environ is None else environ
     return "graph" if graph_configured(config.graph, environ) else "powershell"
