@@ -295,3 +295,23 @@ def test_the_docs_table_lists_every_control_with_its_permissions():
     for control in CONTROLS:
         assert control.id in rows, control.id
         assert ", ".join(control.permissions) in rows[control.id], control.id
+
+
+def test_listing_every_client_app_type_is_not_narrowing():
+    every = ["browser", "mobileAppsAndDesktopClients", "exchangeActiveSync", "other"]
+    policy = ca_policy("MFA", conditions__clientAppTypes=every)
+    assert results(with_policies(policy))["5.2.2.2"].status == "Pass"
+
+
+def test_a_phishing_resistant_strength_or_a_compliant_device_does_not_pass():
+    policy = ca_policy(
+        "PR",
+        conditions__users__includeRoles=list(ep.ADMIN_ROLES),
+        grantControls={
+            "operator": "OR",
+            "builtInControls": ["compliantDevice"],
+            "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004"},
+        },
+    )
+    found = results(with_policies(policy))["5.2.2.5"]
+    assert found.status == "Fail" and "instead" in found.evidence["PR"][0]

@@ -30,6 +30,10 @@ PHISHING_RESISTANT = "00000000-0000-0000-0000-000000000004"
 PHISHING_RESISTANT_METHODS = frozenset(
     {"windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"}
 )
+ALL_CLIENT_APPS = frozenset(
+    {"browser", "mobileAppsAndDesktopClients", "exchangeActiveSync", "other"}
+)
+"""Listing every client app type is the same as ``all``."""
 NARROWING = ("platforms", "locations", "devices", "userRisk", "signInRisk", "clientApps", "flows")
 
 
@@ -68,7 +72,10 @@ def _block(policy: dict[str, Any]) -> str | None:
 
 
 def _phishing_resistant(policy: dict[str, Any]) -> str | None:
-    strength = (policy.get("grantControls") or {}).get("authenticationStrength") or {}
+    controls, operator, grant = _controls(policy)
+    if operator == "OR" and controls:
+        return f"grants access with {' or '.join(sorted(controls))} instead (operator OR)"
+    strength = grant.get("authenticationStrength") or {}
     combos = set(strength.get("allowedCombinations") or [])
     if strength.get("id") == PHISHING_RESISTANT:
         return None
@@ -138,7 +145,8 @@ def narrowing(conditions: dict[str, Any]) -> dict[str, Any]:
     for key, name in (("userRiskLevels", "userRisk"), ("signInRiskLevels", "signInRisk")):
         if conditions.get(key):
             found[name] = conditions[key]
-    if set(conditions.get("clientAppTypes") or ["all"]) != {"all"}:
+    apps = set(conditions.get("clientAppTypes") or ["all"])
+    if "all" not in apps and not apps >= ALL_CLIENT_APPS:
         found["clientApps"] = conditions["clientAppTypes"]
     if conditions.get("authenticationFlows"):
         found["flows"] = conditions["authenticationFlows"]
