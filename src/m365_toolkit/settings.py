@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,16 @@ def get(name: str) -> str | None:
     if name not in _NAMES:
         raise ValueError(f"{name!r} is not a toolkit setting; add it to settings.VARIABLES.")
     return os.environ.get(name, "").strip() or None
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for the variables other libraries define and the toolkit
+    passes on: azure-identity's ``AZURE_*``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``.
+
+    They are not toolkit settings (not in :data:`VARIABLES`), but are read here too, so
+    that this module stays the one place the environment is looked at.
+    """
+    return os.environ
 
 
 def store() -> str | None:

@@ -20,6 +20,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from ..m365.audit import compliance_status
+from ..m365.audit.graph import find_config, load_config, resolve_engine
+from ..m365.audit.graph.tenant import audit_tenant
 from ..m365.audit.runner import run_audit
 from ..m365.progress import Step
 from ..m365.remediation import remediate
@@ -177,14 +179,23 @@ async def run_security_audit(
     spo_admin_url: str | None = None,
     skip_purview: bool = False,
     timestamped: bool = True,
+    engine: Literal["auto", "graph", "powershell"] = "auto",
+    controls: list[str] | None = None,
 ) -> AuditResult:
     """Run the Microsoft 365 CIS security audit against the tenant and summarise it.
 
-    Takes minutes. spo_admin_url is the SharePoint admin URL, e.g.
-    https://contoso-admin.sharepoint.com; skip_purview skips the Purview checks. Returns
-    compliance percentage, counts by status and severity, and the failed controls.
+    engine "graph" reads Microsoft Graph (read-only, no PowerShell); "powershell" runs the
+    audit script (takes minutes); "auto" uses Graph when Graph credentials are configured.
+    controls limits the Graph engine to CIS ids such as ["5.2.2.1"]. spo_admin_url is the
+    SharePoint admin URL, e.g. https://contoso-admin.sharepoint.com; skip_purview skips the
+    Purview checks (PowerShell only). Returns compliance percentage, counts by status
+    (Pass, Fail, Skipped, Accepted, Error) and severity, and the failed controls.
     """
     state, call = _state(ctx), current_call()
+    config = await anyio.to_thread.run_sync(load_config, find_config(state.root))
+    if resolve_engine(engine, config) == "graph":
+        graph = await audit_tenant(state.root, config, controls=controls, progress=call.step)
+        return AuditResult(call.session_id, str(graph.results_file), graph.summary.to_dict())
     run = await run_audit(
         state.root,
         spo_admin_url=spo_admin_url,

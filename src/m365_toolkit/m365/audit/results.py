@@ -87,6 +87,16 @@ def load_results(path: str | Path) -> list[ControlResult]:
             f"The CIS audit results file {str(path)!r} is not valid JSON ({exc.msg} at line "
             f"{exc.lineno}, column {exc.colno}); run the audit again to rewrite it."
         ) from None
+    return parse_results(data, path)
+
+
+def parse_results(data: object, path: Path) -> list[ControlResult]:
+    """Control results from parsed JSON, as :func:`load_results` reads them.
+
+    Raises:
+        ValidationError: the data holds something other than control results; the
+            message names ``path``.
+    """
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
