@@ -3,7 +3,7 @@
 One module per command group; importing them registers their commands on :data:`cli`.
 """
 
-from . import audit, costs, data, demo, mcp, sessions, sharepoint  # noqa: F401  (registration)
+from . import audit, costs, data, demo, mcp, sessions, sharepoint, store  # noqa: F401
 from .app import cli, main
 
 __all__ = ["cli", "main"]

@@ -30,6 +30,7 @@ from ..sessions.query import SessionQuery
 
 if TYPE_CHECKING:
     from ._journal import Record
+    from .chain import SealResult, Verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,17 @@ class Store(Protocol):
         """Call ``listener`` with every record this store object commits from now on, in
         sequence order, once each; return a function that removes it. A listener that raises
         is logged; the record stays stored."""
+        ...
+
+    def seal(self) -> SealResult:
+        """Add every stored record not chained yet to the store's tamper-evident chain, in
+        sequence order, in one transaction (see :mod:`.chain`). Stores seal on their own
+        every few hundred records they write, and before verify, prune and close."""
+        ...
+
+    def verify(self) -> Verification:
+        """Seal, then walk the whole chain beside the records it names, and check the
+        mutable columns (status, end time, duration, cost totals) against it."""
         ...
 
     def files(self) -> list[Path]:

@@ -1,0 +1,65 @@
+"""Canonical bytes of a chained record: RFC 8785 (JSON Canonicalization Scheme).
+
+The hash of a record must not depend on how a backend happened to write its JSON text, so
+every record is re-encoded here before it is hashed. ``rfc8785`` is the reference; a fast
+path with :func:`json.dumps` serves *plain* values, for which the two give the same bytes
+(``tests/integrity/test_canonical.py`` proves it with hypothesis):
+
+- ``str``, ``bool``, ``None``, ``int`` with ``|n| < 2**53``, lists, and dicts whose keys
+  are ASCII. Floats are not plain (Python writes ``1.0`` where JCS writes ``1``), nor are
+  non-ASCII keys (JCS sorts keys by UTF-16 code units, Python by code points).
+
+Integers beyond I-JSON's ±(2**53 - 1), which ``rfc8785`` refuses, are written as their exact
+decimal digits: still a JSON number, still one text per value, so no two different records
+share bytes. Stores accept such integers in metadata, so sealing must not fail on them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+
+_LIMIT = 2**53 - 1  # the largest "safe" integer: rfc8785 refuses 2**53 itself
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+).encode
+
+
+def canonical(value: Any) -> bytes:
+    """The RFC 8785 bytes of a JSON value (big integers as exact digits)."""
+    if _plain(value):
+        return _dumps(value).encode("utf-8")
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.IntegerDomainError:
+        return _extended(value)
+
+
+def _plain(value: Any) -> bool:
+    # Exact type checks: a bool is an int, an IntEnum or a str subclass may print otherwise.
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return bool(-_LIMIT <= value <= _LIMIT)
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(item) for item in value)
+    return False
+
+
+def _extended(value: Any) -> bytes:
+    """RFC 8785 with integers of any size, for the rare value ``rfc8785`` refuses."""
+    if type(value) is int and not -_LIMIT <= value <= _LIMIT:
+        return str(value).encode("ascii")
+    if isinstance(value, dict):
+        # JCS orders members by the UTF-16 code units of their names.
+        items = sorted(value.items(), key=lambda item: item[0].encode("utf-16-be"))
+        parts = [rfc8785.dumps(key) + b":" + _extended(item) for key, item in items]
+        return b"{" + b",".join(parts) + b"}"
+    if isinstance(value, list):
+        return b"[" + b",".join(_extended(item) for item in value) + b"]"
+    return rfc8785.dumps(value)
