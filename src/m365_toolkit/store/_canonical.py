@@ -17,6 +17,7 @@ share bytes. Stores accept such integers in metadata, so sealing must not fail o
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -27,27 +28,72 @@ _dumps = json.JSONEncoder(
 ).encode
 
 
-def canonical(value: Any) -> bytes:
-    """The RFC 8785 bytes of a JSON value (big integers as exact digits)."""
-    if _plain(value):
+# 16 digits in a row: the only way an integer beyond 2**53 - 1 can be written in JSON text.
+_LONG_NUMBER = re.compile(r"\d{16}")
+
+
+def canonical(value: Any, *, plain: bool = False) -> bytes:
+    """The RFC 8785 bytes of a JSON value (big integers as exact digits).
+
+    ``plain=True`` says the caller knows the value is plain (see the module docstring), so
+    the check is skipped.
+    """
+    if plain or _plain(value):
         return _dumps(value).encode("utf-8")
     try:
         return rfc8785.dumps(value)
     except rfc8785.IntegerDomainError:
         return _extended(value)
+    except rfc8785.CanonicalizationError:
+        # NaN or a lone surrogate: never written by a store, only put there behind its back.
+        # Any fixed text will do: it differs from what was sealed, and verify says so.
+        return json.dumps(value, sort_keys=True, ensure_ascii=True).encode("ascii")
+
+
+def decode(text: str) -> tuple[Any, bool]:
+    """A stored JSON column's value, and whether it is plain, told from the text itself
+    for the price of parsing it: no float literal, no 16-digit run, and ASCII keys."""
+    if text == "{}":
+        return {}, True
+    floats: list[str] = []
+
+    def number(literal: str) -> float:
+        floats.append(literal)
+        return float(literal)
+
+    value = json.loads(text, parse_float=number, parse_constant=number)
+    plain = not floats and not _LONG_NUMBER.search(text) and (text.isascii() or _plain(value))
+    return value, plain
 
 
 def _plain(value: Any) -> bool:
-    # Exact type checks: a bool is an int, an IntEnum or a str subclass may print otherwise.
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
+    # A loop over a stack, scalars checked where they are found rather than pushed: this
+    # check costs about what the encoding does, on every record sealed or verified. Exact
+    # type checks: a bool is an int, and an IntEnum or a str subclass may print otherwise.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, member in item.items():
+                if type(key) is not str or not key.isascii():
+                    return False
+                if not _scalar(member):
+                    pending.append(member)
+        elif kind is list:
+            pending.extend(member for member in item if not _scalar(member))
+        elif not _scalar(item):
+            return False
+    return True
+
+
+def _scalar(item: Any) -> bool:
+    """A plain scalar; ``False`` for containers (checked by the caller) and anything else."""
+    kind = type(item)
+    if kind is str or kind is bool or item is None:
         return True
     if kind is int:
-        return bool(-_LIMIT <= value <= _LIMIT)
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
-    if kind is list:
-        return all(_plain(item) for item in value)
+        return bool(-_LIMIT <= item <= _LIMIT)
     return False
 
 

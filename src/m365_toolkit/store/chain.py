@@ -33,7 +33,7 @@ from typing import Any
 
 from .._util.system import format_time
 from ..costs.model import CostRecord, to_pico
-from ._canonical import canonical
+from ._canonical import canonical, decode
 
 FORMAT = 1
 GENESIS_TAG = b"m365-toolkit/chain/v1"
@@ -50,9 +50,10 @@ def genesis(store_id: str) -> bytes:
     return hashlib.sha256(GENESIS_TAG + store_id.encode("utf-8")).digest()
 
 
-def leaf_hash(record: Mapping[str, Any]) -> bytes:
-    """The RFC 6962 leaf hash of a record's canonical bytes."""
-    return hashlib.sha256(b"\x00" + canonical(record)).digest()
+def leaf_hash(record: Mapping[str, Any], *, plain: bool = False) -> bytes:
+    """The RFC 6962 leaf hash of a record's canonical bytes; ``plain`` as
+    :func:`~._canonical.canonical` takes it."""
+    return hashlib.sha256(b"\x00" + canonical(record, plain=plain)).digest()
 
 
 def link_hash(previous: bytes, leaf: bytes) -> bytes:
@@ -60,10 +61,17 @@ def link_hash(previous: bytes, leaf: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + previous + leaf).digest()
 
 
-def outcome_text(status: str, end_time: str | None, duration: float | None) -> str:
+def outcome(status: Any, end_time: Any, duration: Any) -> dict[str, Any]:
+    """A session's outcome as chained. The duration is its exact decimal text (Python's
+    shortest round-trip form of the double), like money: every record then takes the fast
+    encoding path, and the text reads back as the very same double."""
+    seconds = repr(float(duration)) if isinstance(duration, (int, float)) else duration
+    return {"status": status, "end_time": end_time, "duration_seconds": seconds}
+
+
+def outcome_text(status: Any, end_time: Any, duration: Any) -> str:
     """A session's outcome as kept beside the chain row that closes it (canonical JSON)."""
-    value = {"status": status, "end_time": end_time, "duration_seconds": duration}
-    return canonical(value).decode("utf-8")
+    return canonical(outcome(status, end_time, duration)).decode("utf-8")
 
 
 def event_record(
@@ -120,7 +128,7 @@ def cost_record(
         "request_type": request_type,
         "tokens": dict(zip(("input", "cached_input", "output", "reasoning"), tokens, strict=True)),
         "cost_pusd": {
-            name: str(int(amount))
+            name: str(amount) if type(amount) is int else repr(amount)
             for name, amount in zip(("input", "cached_input", "output", "total"), pico, strict=True)
         },
         "price_source": source, "metadata": metadata,
@@ -145,6 +153,28 @@ def loads(text: str | None) -> Any:
     if text is None:
         return None
     return {} if text == "{}" else json.loads(text)
+
+
+class Decoded:
+    """Stored JSON columns of one record, decoded, remembering whether all were plain.
+
+    The other columns of a record are strings, whole numbers within 2**53 and ``None`` as
+    the stores write them; a value changed behind the store's back to another type takes the
+    fast path too, which cannot hide it: ``json.dumps`` gives distinct values distinct text,
+    so its bytes differ from those sealed for the value it replaced.
+    """
+
+    __slots__ = ("plain",)
+
+    def __init__(self) -> None:
+        self.plain = True
+
+    def __call__(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        value, plain = decode(text)
+        self.plain = self.plain and plain
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +307,12 @@ class Walker:
         self._previous = genesis(self.store_id)
 
     def row(
-        self, row: ChainRow, record: Mapping[str, Any] | None, session_id: str | None = None
+        self,
+        row: ChainRow,
+        record: Mapping[str, Any] | None,
+        session_id: str | None = None,
+        *,
+        plain: bool = False,
     ) -> None:
         """Check one chain row against its record (``None``: the record is gone)."""
         ok = True
@@ -299,16 +334,17 @@ class Walker:
             # either way one damage is one break.
             self._recomputed = link_hash(self._previous, row.leaf)
             self._previous, self._expected = row.link, row.pos + 1
-            self._check_record(row, record, session_id)
+            self._check_record(row, record, session_id, plain)
             return
-        if self._check_record(row, record, session_id) and ok:
+        if self._check_record(row, record, session_id, plain) and ok:
             self._valid += 1
         # Resynchronise on the stored link: one break is reported once, not at every later row.
         self._previous, self._expected, self._recomputed = row.link, row.pos + 1, None
 
     def _check_record(
-        self, row: ChainRow, record: Mapping[str, Any] | None, session_id: str | None
-    ) -> bool:
+        self, row: ChainRow, record: Mapping[str, Any] | None, session_id: str | None,
+        plain: bool,
+    ) -> bool:  # fmt: skip
         ok = True
         if record is None:
             if row.pruned:
@@ -318,7 +354,7 @@ class Walker:
                 self._break(BreakKind.DELETED, row.pos, row.ref, session_id, row.kind, detail)
                 ok = False
         else:
-            computed = leaf_hash(record)
+            computed = leaf_hash(record, plain=plain)
             if computed != row.leaf:
                 self._mismatches.append(
                     _Mismatch(row.pos, row.ref, session_id, row.kind, computed, row.leaf)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ._statements import SUMS
 from .chain import (
     ChainRow,
+    Decoded,
     SealResult,
     Verification,
     Walker,
@@ -32,10 +33,10 @@ from .chain import (
     genesis,
     leaf_hash,
     link_hash,
-    loads,
     outcome_text,
     session_fields,
 )
+from .chain import outcome as outcome_of
 from .dialect import Connection
 
 if TYPE_CHECKING:
@@ -138,8 +139,8 @@ class SQLChain:
             while cursor < high:
                 found, cursor = self._unsealed(conn, cursor, high)
                 rows = []
-                for seq, kind, record, outcome in found:
-                    leaf = leaf_hash(record)
+                for seq, kind, record, outcome, plain in found:
+                    leaf = leaf_hash(record, plain=plain)
                     link = link_hash(link, leaf)
                     rows.append((size, kind, seq, leaf, link, False, outcome))
                     size += 1
@@ -152,7 +153,7 @@ class SQLChain:
 
     def _unsealed(
         self, conn: Connection, after: int, high: int
-    ) -> tuple[list[tuple[int, str, dict[str, Any], str | None]], int]:
+    ) -> tuple[list[tuple[int, str, dict[str, Any], str | None, bool]], int]:
         """The next unchained records above ``after`` in sequence order, and the number up
         to which they are complete."""
         events = conn.execute(self.unsealed_events, (after, high, BATCH)).fetchall()
@@ -162,7 +163,10 @@ class SQLChain:
             if len(rows) == BATCH:  # more may follow: only numbers below both ends are complete
                 bound = min(bound, int(rows[-1][0]))
         items = [(int(row[0]), *_unsealed_event(row)) for row in events if row[0] <= bound]
-        items += [(int(row[0]), "cost", _cost(row), None) for row in costs if row[0] <= bound]
+        for row in costs:
+            if row[0] <= bound:
+                decoded = Decoded()
+                items.append((int(row[0]), "cost", _cost(row, decoded), None, decoded.plain))
         items.sort(key=lambda item: item[0])
         return items, bound
 
@@ -179,8 +183,8 @@ class SQLChain:
                 int(row[0]), row[1], int(row[2]), bytes(row[3]), bytes(row[4]), bool(row[5]),
                 row[6],
             )  # fmt: skip
-            record, session_id = _stored(chain_row, row[7:])
-            walker.row(chain_row, record, session_id)
+            record, session_id, plain = _stored(chain_row, row[7:])
+            walker.row(chain_row, record, session_id, plain=plain)
         for seq, session_id, kind in d.stream(self.inserted, (through, through)):
             walker.inserted(int(seq), session_id, kind)
         self._check_outcomes(walker)
@@ -232,7 +236,7 @@ def outcome_mismatch(
             return ""
         return f"the session is {status!r} but no record closing it was chained"
     chained = json.loads(outcome)
-    actual = {"status": status, "end_time": end_time, "duration_seconds": duration}
+    actual = outcome_of(status, end_time, duration)
     wrong = [name for name in ("status", "end_time", "duration_seconds")
              if chained.get(name) != actual[name]]  # fmt: skip
     if not wrong:
@@ -240,52 +244,57 @@ def outcome_mismatch(
     return "; ".join(f"{name} is {actual[name]!r}, chained {chained.get(name)!r}" for name in wrong)
 
 
-def _unsealed_event(row: Sequence[Any]) -> tuple[str, dict[str, Any], str | None]:
+def _unsealed_event(row: Sequence[Any]) -> tuple[str, dict[str, Any], str | None, bool]:
     seq, session_id, timestamp, event_type, description, data, first, closes = row[:8]
     kind = "start" if first else "complete" if closes else "event"
-    session = _session(row[8:15]) if first else None
+    decoded = Decoded()
+    session = _session(row[8:15], decoded) if first else None
     status, end_time, duration = row[15:18]
     outcome = outcome_text(status, end_time, duration) if closes else None
     record = event_record(
-        kind, session_id, (timestamp, event_type, description, loads(data)), session,
-        json.loads(outcome) if outcome is not None else None,
+        kind, session_id, (timestamp, event_type, description, decoded(data)), session,
+        decoded(outcome),
     )  # fmt: skip
-    return kind, record, outcome
+    return kind, record, outcome, decoded.plain
 
 
-def _session(columns: Sequence[Any]) -> dict[str, Any]:
+def _session(columns: Sequence[Any], decoded: Decoded) -> dict[str, Any]:
     user, operation_type, metadata, start_time, host, pid, process = columns
     return session_fields(
-        user, operation_type, loads(metadata), start_time, host, pid, loads(process)
+        user, operation_type, decoded(metadata), start_time, host, pid, decoded(process)
     )
 
 
-def _cost(row: Sequence[Any]) -> dict[str, Any]:
-    """The chained record of a cost row (``k.seq`` first, then the columns)."""
+def _cost(row: Sequence[Any], decoded: Decoded) -> dict[str, Any]:
+    """The chained record of a cost row (``k.seq`` first, then the columns as stored: a
+    number coerced here could hide a change of type made behind the store's back)."""
     (_, timestamp, session_id, user, operation_type, model, request_type, input_tokens,
      cached, output, reasoning, input_cost, cached_cost, output_cost, total_cost, source,
      metadata) = row  # fmt: skip
     return cost_record(
         timestamp, session_id, user, operation_type, model, request_type,
-        (int(input_tokens), int(cached), int(output), int(reasoning)),
-        (int(input_cost), int(cached_cost), int(output_cost), int(total_cost)),
-        source, loads(metadata),
+        (input_tokens, cached, output, reasoning),
+        (input_cost, cached_cost, output_cost, total_cost), source, decoded(metadata),
     )  # fmt: skip
 
 
-def _stored(row: ChainRow, columns: Sequence[Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """The record a chain row names, rebuilt from the walk's joined columns, and its session."""
+def _stored(
+    row: ChainRow, columns: Sequence[Any]
+) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """The record a chain row names, rebuilt from the walk's joined columns, its session,
+    and whether it is plain."""
     event, session, cost = columns[:6], columns[6:13], columns[13:]
+    decoded = Decoded()
     if row.kind == "cost":
         if cost[0] is None:
-            return None, None
-        return _cost(cost), cost[2]
+            return None, None, False
+        return _cost(cost, decoded), cost[2], decoded.plain
     if event[0] is None:
-        return None, None
+        return None, None, False
     _, session_id, timestamp, event_type, description, data = event
-    fields = _session(session) if row.kind == "start" else None
-    outcome = json.loads(row.outcome) if row.outcome is not None else None
+    fields = _session(session, decoded) if row.kind == "start" else None
     record = event_record(
-        row.kind, session_id, (timestamp, event_type, description, loads(data)), fields, outcome
-    )
-    return record, session_id
+        row.kind, session_id, (timestamp, event_type, description, decoded(data)), fields,
+        decoded(row.outcome),
+    )  # fmt: skip
+    return record, session_id, decoded.plain
