@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -194,9 +194,10 @@ class Store(Protocol):
         every few hundred records they write, and before verify, prune and close."""
         ...
 
-    def verify(self) -> Verification:
+    def verify(self, *, links_at: Collection[int] = ()) -> Verification:
         """Seal, then walk the whole chain beside the records it names, and check the
-        mutable columns (status, end time, duration, cost totals) against it."""
+        mutable columns (status, end time, duration, cost totals) against it; report the
+        links at the positions ``links_at`` (to hold against checkpoints)."""
         ...
 
     def files(self) -> list[Path]:

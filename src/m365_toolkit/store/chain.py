@@ -25,15 +25,12 @@ catches accidents and naive edits, not an attacker (signed checkpoints are what 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .._util.system import format_time
-from ..costs.model import CostRecord, to_pico
-from ._canonical import canonical, decode
+from ._canonical import canonical
 
 FORMAT = 1
 GENESIS_TAG = b"m365-toolkit/chain/v1"
@@ -61,122 +58,6 @@ def link_hash(previous: bytes, leaf: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + previous + leaf).digest()
 
 
-def outcome(status: Any, end_time: Any, duration: Any) -> dict[str, Any]:
-    """A session's outcome as chained. The duration is its exact decimal text (Python's
-    shortest round-trip form of the double), like money: every record then takes the fast
-    encoding path, and the text reads back as the very same double."""
-    seconds = repr(float(duration)) if isinstance(duration, (int, float)) else duration
-    return {"status": status, "end_time": end_time, "duration_seconds": seconds}
-
-
-def outcome_text(status: Any, end_time: Any, duration: Any) -> str:
-    """A session's outcome as kept beside the chain row that closes it (canonical JSON)."""
-    return canonical(outcome(status, end_time, duration)).decode("utf-8")
-
-
-def event_record(
-    kind: str,
-    session_id: str,
-    event: tuple[Any, Any, Any, Any],
-    session: Mapping[str, Any] | None = None,
-    outcome: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The chained record of an event row.
-
-    Args:
-        kind: ``start``, ``event`` or ``complete``.
-        session_id: The session it belongs to.
-        event: Its timestamp (the stores' UTC text), type, description and data (a value).
-        session: For ``start``, the session's immutable fields (user, operation_type,
-            metadata, start_time, host, pid, process).
-        outcome: For the record that closes a session, its status, end time and duration.
-    """
-    timestamp, event_type, description, data = event
-    record: dict[str, Any] = {
-        "v": FORMAT, "kind": kind, "session_id": session_id, "timestamp": timestamp,
-        "type": event_type, "description": description, "data": data,
-    }  # fmt: skip
-    if session is not None:
-        record["session"] = dict(session)
-    if outcome is not None:
-        record["outcome"] = dict(outcome)
-    return record
-
-
-def session_fields(
-    user: Any, operation_type: Any, metadata: Any, start_time: Any, host: Any, pid: Any,
-    process: Any,
-) -> dict[str, Any]:  # fmt: skip
-    """The immutable fields of a session, as its start record carries them (as stored:
-    a value edited behind the store's back may be of any JSON type)."""
-    return {
-        "user": user, "operation_type": operation_type, "metadata": metadata,
-        "start_time": start_time, "host": host, "pid": pid, "process": process,
-    }  # fmt: skip
-
-
-def cost_record(
-    timestamp: str, session_id: str | None, user: str, operation_type: str | None, model: str,
-    request_type: str, tokens: tuple[int, int, int, int], pico: tuple[int, int, int, int],
-    source: str, metadata: Any,
-) -> dict[str, Any]:  # fmt: skip
-    """The chained record of a cost row; money as exact decimal strings of picodollars
-    (JCS numbers stop being exact at 2**53, which is only about $9,007 in picodollars)."""
-    return {
-        "v": FORMAT, "kind": "cost", "timestamp": timestamp, "session_id": session_id,
-        "user": user, "operation_type": operation_type, "model": model,
-        "request_type": request_type,
-        "tokens": dict(zip(("input", "cached_input", "output", "reasoning"), tokens, strict=True)),
-        "cost_pusd": {
-            name: str(amount) if type(amount) is int else repr(amount)
-            for name, amount in zip(("input", "cached_input", "output", "total"), pico, strict=True)
-        },
-        "price_source": source, "metadata": metadata,
-    }  # fmt: skip
-
-
-def cost_record_of(record: CostRecord) -> dict[str, Any]:
-    """The chained record of a :class:`CostRecord` (the memory and JSON stores)."""
-    usage, cost = record.usage, record.cost
-    return cost_record(
-        format_time(record.timestamp), record.session_id, record.user, record.operation_type,
-        record.model, record.request_type,
-        (usage.input, usage.cached_input, usage.output, usage.reasoning),
-        (to_pico(cost.input), to_pico(cost.cached_input), to_pico(cost.output),
-         to_pico(cost.total)),
-        cost.source, record.metadata,
-    )  # fmt: skip
-
-
-def loads(text: str | None) -> Any:
-    """A stored JSON column as a value (``None`` stays ``None``)."""
-    if text is None:
-        return None
-    return {} if text == "{}" else json.loads(text)
-
-
-class Decoded:
-    """Stored JSON columns of one record, decoded, remembering whether all were plain.
-
-    The other columns of a record are strings, whole numbers within 2**53 and ``None`` as
-    the stores write them; a value changed behind the store's back to another type takes the
-    fast path too, which cannot hide it: ``json.dumps`` gives distinct values distinct text,
-    so its bytes differ from those sealed for the value it replaced.
-    """
-
-    __slots__ = ("plain",)
-
-    def __init__(self) -> None:
-        self.plain = True
-
-    def __call__(self, text: str | None) -> Any:
-        if text is None:
-            return None
-        value, plain = decode(text)
-        self.plain = self.plain and plain
-        return value
-
-
 @dataclass(frozen=True, slots=True)
 class ChainRow:
     """One position of the chain as stored: which record, its leaf and its link."""
@@ -194,6 +75,7 @@ class ChainRow:
 class SealResult:
     """What :meth:`Store.seal` did: records added to the chain, and the chain after."""
 
+    store_id: str
     sealed: int
     size: int
     head: str
@@ -244,7 +126,8 @@ class Verification:
         unsealed: Records written after the chain was sealed for this walk: not protected yet.
         breaks: The first :data:`MAX_LISTED` breaks, in chain order.
         counts: How many breaks of each kind, all of them.
-        keyed: Whether a key vouched for the chain (no checkpoints yet: always ``False``).
+        keyed: Whether a key vouched for the chain (a signed checkpoint verified with it).
+        links: The links at the positions asked for (``links_at``), as walked.
     """
 
     store_id: str
@@ -256,6 +139,7 @@ class Verification:
     breaks: list[Break]
     counts: dict[str, int]
     keyed: bool = False
+    links: dict[int, str] = field(default_factory=dict)
 
     @property
     def intact(self) -> bool:
@@ -295,6 +179,8 @@ class Walker:
     :meth:`result`. Memory stays bounded by the number of breaks, not the chain's size."""
 
     store_id: str
+    links_at: frozenset[int] = frozenset()
+    _links: dict[int, str] = field(default_factory=dict)
     _previous: bytes = b""
     _recomputed: bytes | None = None
     _expected: int = 0
@@ -334,12 +220,16 @@ class Walker:
             # either way one damage is one break.
             self._recomputed = link_hash(self._previous, row.leaf)
             self._previous, self._expected = row.link, row.pos + 1
+            if row.pos in self.links_at:
+                self._links[row.pos] = row.link.hex()
             self._check_record(row, record, session_id, plain)
             return
         if self._check_record(row, record, session_id, plain) and ok:
             self._valid += 1
         # Resynchronise on the stored link: one break is reported once, not at every later row.
         self._previous, self._expected, self._recomputed = row.link, row.pos + 1, None
+        if row.pos in self.links_at:
+            self._links[row.pos] = row.link.hex()
 
     def _check_record(
         self, row: ChainRow, record: Mapping[str, Any] | None, session_id: str | None,
@@ -391,7 +281,7 @@ class Walker:
             counts[item.kind.value] = counts.get(item.kind.value, 0) + 1
         return Verification(
             self.store_id, self._expected, self._previous.hex(), self._valid, self._pruned,
-            unsealed, ordered[:MAX_LISTED], counts,
+            unsealed, ordered[:MAX_LISTED], counts, links=dict(self._links),
         )  # fmt: skip
 
     def _break(

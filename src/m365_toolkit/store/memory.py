@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -116,14 +116,14 @@ class MemoryStore(Closing):
         with self._writing(sessions=False) as state, self._chain_writing() as chain:
             return memory_chain.seal(state, chain)
 
-    def verify(self) -> Verification:
+    def verify(self, *, links_at: Collection[int] = ()) -> Verification:
         """Seal, then check the whole chain and the columns derived from it."""
         from . import memory_chain
 
         self._unsealed = 0
         with self._writing(sessions=False) as state, self._chain_writing() as chain:
             memory_chain.seal(state, chain)
-            return memory_chain.verify(state, chain)
+            return memory_chain.verify(state, chain, links_at)
 
     def _wrote(self, count: int) -> None:
         """After a write: seal once this object has written ``seal_every`` records."""

@@ -11,25 +11,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..costs.model import CostRecord
-from .chain import (
-    FORMAT,
-    ChainRow,
-    SealResult,
-    Verification,
-    Walker,
-    cost_record_of,
-    event_record,
-    genesis,
-    leaf_hash,
-    link_hash,
-    outcome_text,
-    session_fields,
-)
+from ._records import cost_record_of, event_record, outcome_text, session_fields
+from .chain import FORMAT, ChainRow, SealResult, Verification, Walker, genesis, leaf_hash, link_hash
 from .memory import MemoryState
 from .sql_chain import outcome_mismatch
 
@@ -160,7 +148,7 @@ def seal(state: MemoryState, chain: ChainState) -> SealResult:
             ChainRow(len(chain.rows), item.kind, item.seq, leaf, link, False, outcome)
         )
     chain.sealed_through = max(chain.sealed_through, state.last_seq)
-    return SealResult(len(pending), len(chain.rows), link.hex())
+    return SealResult(chain.store_id, len(pending), len(chain.rows), link.hex())
 
 
 def mark_pruned(chain: ChainState, seqs: set[int]) -> None:
@@ -168,12 +156,12 @@ def mark_pruned(chain: ChainState, seqs: set[int]) -> None:
     chain.rows[:] = [replace(row, pruned=True) if row.ref in seqs else row for row in chain.rows]
 
 
-def verify(state: MemoryState, chain: ChainState) -> Verification:
+def verify(state: MemoryState, chain: ChainState, links_at: Collection[int] = ()) -> Verification:
     """Walk the chain beside the state's records (seal first)."""
     # By table and number: stores migrated from the first release hold an event and a cost
     # with the same number.
     stored = {(item.cost is not None, item.seq): item for item in _numbered(state)}
-    walker = Walker(chain.store_id)
+    walker = Walker(chain.store_id, frozenset(links_at))
     by_ref: dict[tuple[bool, int], ChainRow] = {}
     for row in chain.rows:
         key = (row.kind == "cost", row.ref)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -76,10 +76,10 @@ class SQLStore(Closing):
         self._unsealed = 0
         return self._chain.seal()
 
-    def verify(self) -> Verification:
+    def verify(self, *, links_at: Collection[int] = ()) -> Verification:
         """Seal, then check the whole chain and the columns derived from it."""
         self._unsealed = 0
-        return self._chain.verify()
+        return self._chain.verify(links_at)
 
     def _wrote(self, count: int) -> None:
         """After a commit: seal once this object has written ``seal_every`` records."""

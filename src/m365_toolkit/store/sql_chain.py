@@ -18,25 +18,13 @@ A record in that range without a chain row was put there behind the store's back
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._records import Decoded, cost_record, event_record, outcome_text, session_fields
+from ._records import outcome as outcome_of
 from ._statements import SUMS
-from .chain import (
-    ChainRow,
-    Decoded,
-    SealResult,
-    Verification,
-    Walker,
-    cost_record,
-    event_record,
-    genesis,
-    leaf_hash,
-    link_hash,
-    outcome_text,
-    session_fields,
-)
-from .chain import outcome as outcome_of
+from .chain import ChainRow, SealResult, Verification, Walker, genesis, leaf_hash, link_hash
 from .dialect import Connection
 
 if TYPE_CHECKING:
@@ -149,7 +137,7 @@ class SQLChain:
                 sealed += len(rows)
             if high > int(through):
                 conn.execute(self.set_sealed, (high,))
-        return SealResult(sealed, size, link.hex())
+        return SealResult(store_id, sealed, size, link.hex())
 
     def _unsealed(
         self, conn: Connection, after: int, high: int
@@ -172,12 +160,12 @@ class SQLChain:
 
     # -- verifying ---------------------------------------------------------------------------
 
-    def verify(self) -> Verification:
+    def verify(self, links_at: Collection[int] = ()) -> Verification:
         """Seal, then walk the whole chain beside the records; see :class:`~.chain.Walker`."""
         self.seal()
         d = self._d
         store_id, through = d.read(lambda conn: conn.execute(self.meta).fetchone())
-        walker = Walker(store_id)
+        walker = Walker(store_id, frozenset(links_at))
         for row in d.stream(self.walk, ()):
             chain_row = ChainRow(
                 int(row[0]), row[1], int(row[2]), bytes(row[3]), bytes(row[4]), bool(row[5]),
