@@ -8,6 +8,7 @@ store is this logic with its state loaded from and saved to files (see :mod:`.js
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .._util.closing import Closing
 from .._util.system import format_time, parse_time
 from ..costs.model import CostRecord
-from ..errors import InvalidTransition, SessionNotFound
+from ..errors import InvalidTransition, SessionNotFound, StoreError
 from ..sessions.model import Event, Session, Status, duration_between
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .memory_costs import MemoryCostLog
 
 Entry = dict[str, Any]
+log = logging.getLogger("m365_toolkit.store")
 
 
 class MemoryState:
@@ -126,10 +128,15 @@ class MemoryStore(Closing):
             return memory_chain.verify(state, chain, links_at)
 
     def _wrote(self, count: int) -> None:
-        """After a write: seal once this object has written ``seal_every`` records."""
+        """After a write: seal once this object has written ``seal_every`` records. The
+        write is stored: a failed seal is logged, never raised, and tried again later."""
         self._unsealed += count
         if self.seal_every is not None and self._unsealed >= self.seal_every:
-            self.seal()
+            try:
+                self.seal()
+            except StoreError as exc:
+                self._unsealed = count
+                log.warning("Sealing %s failed; retried later: %s", self.location, exc)
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every record this store object commits, in order."""

@@ -32,14 +32,13 @@ from .dialect import Connection, Dialect
 from .sql_chain import MARK_PRUNED, SQLChain
 
 log = logging.getLogger("m365_toolkit.store")
-SEAL_EVERY = 256
+SEAL_EVERY = 256  # about 6 ms of sealing per seal: amortised, and a short unprotected tail
 
 
 class SQLStore(Closing):
     """Sessions, events and costs in a SQL database; see :class:`~m365_toolkit.store.Store`."""
 
-    seal_every: int | None = SEAL_EVERY
-    """Seal after this many records written by this object; ``None``: only when asked."""
+    seal_every: int | None = SEAL_EVERY  # records this object writes between seals; None: never
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -60,12 +59,9 @@ class SQLStore(Closing):
         return self.dialect.files()
 
     def close(self) -> None:
-        """Seal what this object wrote, then release the database connections."""
+        """Seal what this object wrote (see :meth:`_wrote`), then release the connections."""
         try:
-            if self._unsealed:
-                self.seal()
-        except StoreError as exc:  # never lose the close; the next writer or verify seals
-            log.warning("Sealing %s on close failed: %s", self.location, exc)
+            self._wrote(0, at_least=1)
         finally:
             self.dialect.close()
 
@@ -81,14 +77,19 @@ class SQLStore(Closing):
         self._unsealed = 0
         return self._chain.verify(links_at)
 
-    def _wrote(self, count: int) -> None:
-        """After a commit: seal once this object has written ``seal_every`` records."""
+    def _wrote(self, count: int, *, at_least: int | None = None) -> None:
+        """After a commit: seal once this object wrote ``seal_every`` (or ``at_least``)
+        records; a failed seal is logged, not raised, and left to a later one."""
         self._unsealed += count
-        if self.seal_every is not None and self._unsealed >= self.seal_every:
-            self.seal()
+        due = at_least if at_least is not None else self.seal_every
+        if due is not None and self._unsealed >= due:
+            try:
+                self._chain.seal()
+                self._unsealed = 0
+            except StoreError as exc:
+                log.warning("Sealing %s failed; retried later: %s", self.location, exc)
 
-    def _guard(self, conn: Connection) -> None:
-        """First in a write transaction: the writer's side of the sealing lock."""
+    def _guard(self, conn: Connection) -> None:  # first in a write: see sql_chain.py
         if self.dialect.write_guard:
             conn.execute(self.dialect.write_guard)
 
