@@ -11,6 +11,7 @@ from ..errors import ConfigError, SessionsError
 from ..store import Store, StoreLocation, open_store
 from ..store import checkpoint as checkpoints
 from ..store.chain import UNKEYED, Verification
+from ..store.chain_file import export_chain, verify_file
 from .app import STORE_HELP, echo_json
 from .data import store_group
 
@@ -28,23 +29,32 @@ def _existing(store: str | None) -> Store:
 
 @store_group.command("verify")
 @click.option("--store", metavar="PATH_OR_URL", envvar=settings.STORE, help=STORE_HELP)
+@click.option("--file", "exported", type=_FILE, help="Verify a chain export (offline).")
 @click.option("--public-key", type=_FILE, help="Ed25519 public key (or HMAC key) of checkpoints.")
 @click.option("--anchor-dir", type=_FOLDER, help="Folder of checkpoints kept away from the store.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def verify_command(
-    store: str | None, public_key: Path | None, anchor_dir: Path | None, as_json: bool
+    store: str | None,
+    exported: Path | None,
+    public_key: Path | None,
+    anchor_dir: Path | None,
+    as_json: bool,
 ) -> None:
     """Check the store's tamper-evident chain: seal the records not sealed yet, then walk
     every record. Exits 0 when the chain is intact; otherwise names the first broken record
     (position, sequence number, session) and the kind of break, and exits 1. With
     --anchor-dir, also holds the chain against checkpoints taken earlier (truncation,
-    rewritten history), their signatures checked with --public-key."""
+    rewritten history), their signatures checked with --public-key. With --file, verifies
+    a chain export (store export-chain) with nothing but the file."""
     try:
         found = checkpoints.anchors(anchor_dir) if anchor_dir is not None else []
         key = public_key.read_bytes() if public_key is not None else None
-        with _existing(store) as opened:
-            result = checkpoints.verify_with(opened, found, key)
-            name = opened.location
+        if exported is not None:
+            result, name = verify_file(exported, key, found), str(exported)
+        else:
+            with _existing(store) as opened:
+                result = checkpoints.verify_with(opened, found, key)
+                name = opened.location
     except SessionsError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -73,6 +83,27 @@ def checkpoint_command(store: str | None, key: Path | None, anchor_dir: Path | N
     except (SessionsError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(found.text(), nl=False)
+
+
+@store_group.command("export-chain")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--store", metavar="PATH_OR_URL", envvar=settings.STORE, help=STORE_HELP)
+@click.option("--anchor-dir", type=_FOLDER, help="Carry the checkpoints filed in this folder.")
+def export_chain_command(path: Path, store: str | None, anchor_dir: Path | None) -> None:
+    """Write the store's chain with every record to PATH (JSON Lines), to verify offline
+    with store verify --file PATH; exits 1 if the store does not verify."""
+    try:
+        found = checkpoints.anchors(anchor_dir) if anchor_dir is not None else []
+        with _existing(store) as opened:
+            if any(p == path.absolute() for p in opened.files()):
+                raise ConfigError(f"{str(path)!r} is one of the store's own files.")
+            result = export_chain(opened, path, found)
+    except SessionsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Wrote {result.size} chain position(s) of store {result.store_id} to {path}.")
+    if not result.intact:
+        click.echo("The store does not verify: run store verify.", err=True)
+        click.get_current_context().exit(1)
 
 
 @store_group.command("keygen")

@@ -30,7 +30,7 @@ from ..sessions.query import SessionQuery
 
 if TYPE_CHECKING:
     from ._journal import Record
-    from .chain import SealResult, Verification
+    from .chain import SealResult, Sink, Verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +194,11 @@ class Store(Protocol):
         every few hundred records they write, and before verify, prune and close."""
         ...
 
-    def verify(self, *, links_at: Collection[int] = ()) -> Verification:
+    def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
         """Seal, then walk the whole chain beside the records it names, and check the
         mutable columns (status, end time, duration, cost totals) against it; report the
-        links at the positions ``links_at`` (to hold against checkpoints)."""
+        links at the positions ``links_at`` (to hold against checkpoints); hand each chain
+        row with its rebuilt record to ``sink`` (an export)."""
         ...
 
     def files(self) -> list[Path]:

@@ -25,7 +25,7 @@ catches accidents and naive edits, not an attacker (signed checkpoints are what 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -162,6 +162,10 @@ class Verification:
         }  # fmt: skip
 
 
+Sink = Callable[[ChainRow, Mapping[str, Any] | None], None]
+"""Sees each chain row with the record rebuilt for it (an export writes them down)."""
+
+
 @dataclass(slots=True)
 class _Mismatch:
     pos: int
@@ -180,6 +184,7 @@ class Walker:
 
     store_id: str
     links_at: frozenset[int] = frozenset()
+    sink: Sink | None = None
     _links: dict[int, str] = field(default_factory=dict)
     _previous: bytes = b""
     _recomputed: bytes | None = None
@@ -201,6 +206,8 @@ class Walker:
         plain: bool = False,
     ) -> None:
         """Check one chain row against its record (``None``: the record is gone)."""
+        if self.sink is not None:
+            self.sink(row, record)
         ok = True
         if row.pos != self._expected:
             missing = f"{self._expected}" + (

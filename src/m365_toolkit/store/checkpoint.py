@@ -199,6 +199,14 @@ def verify_with(
     """Verify the store, then hold its chain against checkpoints kept elsewhere; the result
     is keyed when a key vouched for at least one checkpoint."""
     result = store.verify(links_at={c.size - 1 for c in checkpoints if c.size > 0})
+    return verify_against(result, checkpoints, key)
+
+
+def verify_against(
+    result: Verification, checkpoints: Sequence[Checkpoint], key: bytes | None = None
+) -> Verification:
+    """A verification (made with ``links_at`` the checkpoints' last positions) held against
+    checkpoints."""
     breaks = list(result.breaks)
     for found in checkpoints:
         problem = _against(result, found, key)

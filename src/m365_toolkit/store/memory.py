@@ -27,7 +27,7 @@ from ._journal import Journal, Listener, Record, RecordKind
 from ._rules import check_batch, duplicate_session
 
 if TYPE_CHECKING:
-    from .chain import SealResult, Verification
+    from .chain import SealResult, Sink, Verification
     from .memory_chain import ChainState
     from .memory_costs import MemoryCostLog
 
@@ -118,14 +118,14 @@ class MemoryStore(Closing):
         with self._writing(sessions=False) as state, self._chain_writing() as chain:
             return memory_chain.seal(state, chain)
 
-    def verify(self, *, links_at: Collection[int] = ()) -> Verification:
+    def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
         """Seal, then check the whole chain and the columns derived from it."""
         from . import memory_chain
 
         self._unsealed = 0
         with self._writing(sessions=False) as state, self._chain_writing() as chain:
             memory_chain.seal(state, chain)
-            return memory_chain.verify(state, chain, links_at)
+            return memory_chain.verify(state, chain, links_at, sink)
 
     def _wrote(self, count: int) -> None:
         """After a write: seal once this object has written ``seal_every`` records. The

@@ -17,7 +17,17 @@ from typing import Any
 
 from ..costs.model import CostRecord
 from ._records import cost_record_of, event_record, outcome_text, session_fields
-from .chain import FORMAT, ChainRow, SealResult, Verification, Walker, genesis, leaf_hash, link_hash
+from .chain import (
+    FORMAT,
+    ChainRow,
+    SealResult,
+    Sink,
+    Verification,
+    Walker,
+    genesis,
+    leaf_hash,
+    link_hash,
+)
 from .memory import MemoryState
 from .sql_chain import outcome_mismatch
 
@@ -156,12 +166,14 @@ def mark_pruned(chain: ChainState, seqs: set[int]) -> None:
     chain.rows[:] = [replace(row, pruned=True) if row.ref in seqs else row for row in chain.rows]
 
 
-def verify(state: MemoryState, chain: ChainState, links_at: Collection[int] = ()) -> Verification:
+def verify(
+    state: MemoryState, chain: ChainState, links_at: Collection[int] = (), sink: Sink | None = None
+) -> Verification:
     """Walk the chain beside the state's records (seal first)."""
     # By table and number: stores migrated from the first release hold an event and a cost
     # with the same number.
     stored = {(item.cost is not None, item.seq): item for item in _numbered(state)}
-    walker = Walker(chain.store_id, frozenset(links_at))
+    walker = Walker(chain.store_id, frozenset(links_at), sink)
     by_ref: dict[tuple[bool, int], ChainRow] = {}
     for row in chain.rows:
         key = (row.kind == "cost", row.ref)

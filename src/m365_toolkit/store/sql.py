@@ -27,7 +27,7 @@ from ._journal import Journal, Listener, Record, RecordKind
 from ._rows import attach_events, event_dicts, no_gc, session_dicts
 from ._rules import batches, check_batch, duplicate_session
 from ._statements import EVENT_FIELDS, Statements
-from .chain import SealResult, Verification
+from .chain import SealResult, Sink, Verification
 from .dialect import Connection, Dialect
 from .sql_chain import MARK_PRUNED, SQLChain
 
@@ -72,10 +72,10 @@ class SQLStore(Closing):
         self._unsealed = 0
         return self._chain.seal()
 
-    def verify(self, *, links_at: Collection[int] = ()) -> Verification:
+    def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
         """Seal, then check the whole chain and the columns derived from it."""
         self._unsealed = 0
-        return self._chain.verify(links_at)
+        return self._chain.verify(links_at, sink)
 
     def _wrote(self, count: int, *, at_least: int | None = None) -> None:
         """After a commit: seal once this object wrote ``seal_every`` (or ``at_least``)

@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING, Any
 from ._records import Decoded, cost_record, event_record, outcome_text, session_fields
 from ._records import outcome as outcome_of
 from ._statements import SUMS
-from .chain import ChainRow, SealResult, Verification, Walker, genesis, leaf_hash, link_hash
+from .chain import (
+    ChainRow,
+    SealResult,
+    Sink,
+    Verification,
+    Walker,
+    genesis,
+    leaf_hash,
+    link_hash,
+)
 from .dialect import Connection
 
 if TYPE_CHECKING:
@@ -160,12 +169,12 @@ class SQLChain:
 
     # -- verifying ---------------------------------------------------------------------------
 
-    def verify(self, links_at: Collection[int] = ()) -> Verification:
+    def verify(self, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
         """Seal, then walk the whole chain beside the records; see :class:`~.chain.Walker`."""
         self.seal()
         d = self._d
         store_id, through = d.read(lambda conn: conn.execute(self.meta).fetchone())
-        walker = Walker(store_id, frozenset(links_at))
+        walker = Walker(store_id, frozenset(links_at), sink)
         for row in d.stream(self.walk, ()):
             chain_row = ChainRow(
                 int(row[0]), row[1], int(row[2]), bytes(row[3]), bytes(row[4]), bool(row[5]),
