@@ -120,6 +120,8 @@ def wrong_values(schema: dict[str, Any]) -> list[Any]:
         wrong += ["7", True, "null", "Infinity"]
     if "string" in types:
         wrong += [5, True, ["a"], {"a": 1}]
+    if "array" in types:
+        wrong += ["1.1.1", 5, {"a": 1}, True]
     return wrong
 
 

@@ -189,7 +189,8 @@ def test_each_schema_is_a_store_of_its_own(pg_schemas: PostgresSchemas, admin):
         tables = admin.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (_schema_of(first),)
         ).fetchone()
-        assert tables == (5,)  # sessions, events, costs, cost_sessions, toolkit_schema_version
+        # sessions, events, costs, cost_sessions, toolkit_schema_version, chain, chain_meta
+        assert tables == (7,)
 
 
 def test_nul_characters_are_refused_and_nothing_is_written(postgres_url):

@@ -3,7 +3,17 @@
 One module per command group; importing them registers their commands on :data:`cli`.
 """
 
-from . import audit, costs, data, demo, mcp, report, sessions, sharepoint  # noqa: F401  (registration)
+from . import (  # noqa: F401  (importing a module registers its commands)
+    audit,
+    costs,
+    data,
+    demo,
+    mcp,
+    report,
+    sessions,
+    sharepoint,
+    store,
+)
 from .app import cli, main
 
 __all__ = ["cli", "main"]

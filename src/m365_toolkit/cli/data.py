@@ -154,7 +154,7 @@ def prune_command(manager: SessionManager, as_json: bool, older_than: str, dry_r
 
 @cli.group("store")
 def store_group() -> None:
-    """Maintain session stores: copy one into another."""
+    """Maintain session stores: copy one into another, verify its tamper-evident chain."""
 
 
 @store_group.command("migrate")

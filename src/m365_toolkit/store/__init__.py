@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +31,7 @@ from ..sessions.query import SessionQuery
 
 if TYPE_CHECKING:
     from ._journal import Record
+    from .chain import SealResult, Sink, Verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +187,19 @@ class Store(Protocol):
         """Call ``listener`` with every record this store object commits from now on, in
         sequence order, once each; return a function that removes it. A listener that raises
         is logged; the record stays stored."""
+        ...
+
+    def seal(self) -> SealResult:
+        """Add every stored record not chained yet to the store's tamper-evident chain, in
+        sequence order, in one transaction (see :mod:`.chain`). Stores seal on their own
+        every few hundred records they write, and before verify, prune and close."""
+        ...
+
+    def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
+        """Seal, then walk the whole chain beside the records it names, and check the
+        mutable columns (status, end time, duration, cost totals) against it; report the
+        links at the positions ``links_at`` (to hold against checkpoints); hand each chain
+        row with its rebuilt record to ``sink`` (an export)."""
         ...
 
     def files(self) -> list[Path]:

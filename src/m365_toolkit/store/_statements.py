@@ -63,7 +63,8 @@ class Statements:
         self.append_event = q(
             f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) "
             f"SELECT {d.next_seq}, id, ?, ?, ?, ? FROM sessions "
-            f"WHERE session_id = ? AND status = 'active'{d.share_lock} RETURNING seq"
+            f"WHERE session_id = ? AND status = 'active'{d.guard_condition}{d.share_lock} "
+            "RETURNING seq"
         )
         self.lock_session = q(
             f"SELECT id, status, start_time FROM sessions WHERE session_id = ?{d.update_lock}"

@@ -37,6 +37,12 @@ class Dialect(ABC):
             transaction ends (e.g. " FOR SHARE"); empty where writers are serialised anyway.
         update_lock: The same for rows the transaction will update (e.g. " FOR UPDATE").
         bytewise: Added after a text expression so that it sorts by bytes.
+        high_water: A query of the highest number the store-wide sequence has given.
+        seal_lock: Run first in the sealing transaction, to wait out every writer that holds
+            a number it has not committed yet (empty where writers are serialised anyway).
+        write_guard: Run first in each write transaction, before it takes a number: the
+            shared side of ``seal_lock``.
+        guard_condition: ``write_guard`` as a condition, for a one-statement write.
     """
 
     name: str
@@ -46,6 +52,10 @@ class Dialect(ABC):
     share_lock = ""
     update_lock = ""
     bytewise = ""
+    high_water: str
+    seal_lock = ""
+    write_guard = ""
+    guard_condition = ""
 
     # -- SQL that differs --------------------------------------------------------------------
 

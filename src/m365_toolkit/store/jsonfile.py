@@ -20,6 +20,7 @@ from ..costs.model import CostRecord
 from ..errors import StoreError
 from ._jsonarray import JsonArrayFile
 from .memory import MemoryState, MemoryStore
+from .memory_chain import ChainState
 from .memory_costs import MemoryCostLog
 
 COST_LOG_NAME = "gpt5_cost_log.json"
@@ -37,6 +38,7 @@ class JsonStore(MemoryStore):
         super().__init__(self._file.location)
         self.path = self._file.path
         self._seq_file = self.path.with_name(self.path.name + ".seq")
+        self._chain_file = self.path.with_name(self.path.name + ".chain")
         self._cost_file: JsonArrayFile | None = None
 
     @property
@@ -46,7 +48,7 @@ class JsonStore(MemoryStore):
 
     def files(self) -> list[Path]:
         """The sessions file, its cost log and the lock and sequence files beside them."""
-        return [*self._file.files(), self._seq_file, *self._costs_file().files()]
+        return [*self._file.files(), self._seq_file, self._chain_file, *self._costs_file().files()]
 
     def _costs_file(self) -> JsonArrayFile:
         if self._cost_file is None:  # opened on first use: a store without costs has no file
@@ -71,6 +73,36 @@ class JsonStore(MemoryStore):
                 self._costs_file().write(_entries(state, loaded))
             if sessions:
                 self._file.write(state.sessions)
+
+    @contextmanager
+    def _chain_writing(self) -> Iterator[ChainState]:
+        """The chain file ``F.chain``, read and replaced whole; only inside :meth:`_writing`.
+        A store without one (older, or new) starts a chain with a new id."""
+        try:
+            text = self._chain_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            chain, before = ChainState.new(), ""
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot read the chain file {str(self._chain_file)!r} of the session store "
+                f"{self.location!r}: {exc}.",
+                self.location,
+            ) from exc
+        else:
+            try:
+                chain, before = ChainState.from_json(text), text
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StoreError(
+                    f"The chain file {str(self._chain_file)!r} of the session store "
+                    f"{self.location!r} is damaged ({exc}); verify cannot vouch for this "
+                    "store.",
+                    self.location,
+                ) from exc
+        yield chain
+        after = chain.to_json()
+        if after != before:
+            with atomic_text_file(self._chain_file, "chain file") as file:
+                file.write(after)
 
     def _load(self, sessions: bool, costs: bool) -> MemoryState:
         entries = self._costs_file().read() if costs else []
@@ -108,7 +140,12 @@ class JsonCostLog(MemoryCostLog):
 
 
 class _CostFile(MemoryStore):
-    """The memory store's cost logic over one cost log file."""
+    """The memory store's cost logic over one cost log file (no chain: no sessions store)."""
+
+    seal_every = None
+
+    def _wrote(self, count: int) -> None:
+        """Nothing to seal: a cost log file alone keeps no chain."""
 
     def __init__(self, path: Path) -> None:
         self._file = JsonArrayFile(path, "cost log", _is_entry)

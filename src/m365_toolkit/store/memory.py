@@ -8,8 +8,9 @@ store is this logic with its state loaded from and saved to files (see :mod:`.js
 from __future__ import annotations
 
 import copy
+import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .._util.closing import Closing
 from .._util.system import format_time, parse_time
 from ..costs.model import CostRecord
-from ..errors import InvalidTransition, SessionNotFound
+from ..errors import InvalidTransition, SessionNotFound, StoreError
 from ..sessions.model import Event, Session, Status, duration_between
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
@@ -26,9 +27,12 @@ from ._journal import Journal, Listener, Record, RecordKind
 from ._rules import check_batch, duplicate_session
 
 if TYPE_CHECKING:
+    from .chain import SealResult, Sink, Verification
+    from .memory_chain import ChainState
     from .memory_costs import MemoryCostLog
 
 Entry = dict[str, Any]
+log = logging.getLogger("m365_toolkit.store")
 
 
 class MemoryState:
@@ -67,14 +71,20 @@ class MemoryState:
 class MemoryStore(Closing):
     """Sessions, events and costs in this process's memory, safe across threads."""
 
+    seal_every: int | None = 256
+    """Seal after this many records written by this object; ``None``: only when asked."""
+
     def __init__(self, location: str = "memory:") -> None:
         self.location = location
         self._journal = Journal()
         self._lock = threading.RLock()
         self._state = MemoryState()
+        from .memory_chain import ChainState
         from .memory_costs import MemoryCostLog  # the cost log works on this store's state
 
         self._costs = MemoryCostLog(self)
+        self._chain_state = ChainState.new()
+        self._unsealed = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
@@ -89,7 +99,44 @@ class MemoryStore(Closing):
         return []
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Seal what this object wrote (the JSON store keeps its chain in a file)."""
+        if self._unsealed:
+            self.seal()
+
+    # -- the chain (memory_chain.py) ---------------------------------------------------------
+
+    @contextmanager
+    def _chain_writing(self) -> Iterator[ChainState]:
+        """The chain to change; only inside :meth:`_writing`, whose lock covers it."""
+        yield self._chain_state
+
+    def seal(self) -> SealResult:
+        """Add every record not chained yet to the chain, in sequence order."""
+        from . import memory_chain
+
+        self._unsealed = 0
+        with self._writing(sessions=False) as state, self._chain_writing() as chain:
+            return memory_chain.seal(state, chain)
+
+    def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
+        """Seal, then check the whole chain and the columns derived from it."""
+        from . import memory_chain
+
+        self._unsealed = 0
+        with self._writing(sessions=False) as state, self._chain_writing() as chain:
+            memory_chain.seal(state, chain)
+            return memory_chain.verify(state, chain, links_at, sink)
+
+    def _wrote(self, count: int) -> None:
+        """After a write: seal once this object has written ``seal_every`` records. The
+        write is stored: a failed seal is logged, never raised, and tried again later."""
+        self._unsealed += count
+        if self.seal_every is not None and self._unsealed >= self.seal_every:
+            try:
+                self.seal()
+            except StoreError as exc:
+                self._unsealed = count
+                log.warning("Sealing %s failed; retried later: %s", self.location, exc)
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every record this store object commits, in order."""
@@ -151,17 +198,21 @@ class MemoryStore(Closing):
             record = _stored(session)
             state.sessions.append(record)
             state.index[session.session_id] = record
-            return [
+            seqs = [
                 self._append(
                     state, written, event.to_dict(), "start" if i == 0 else "event", record
                 )
                 for i, event in enumerate(session.events)
             ]
+        self._wrote(len(seqs))
+        return seqs
 
     def append_event(self, session_id: str, event: Event) -> int:
         with self._journal.transaction() as written, self._writing() as state:
             record = self._active(state, session_id, "add an event to")
-            return self._append(state, written, event.to_dict(), "event", record)
+            seq = self._append(state, written, event.to_dict(), "event", record)
+        self._wrote(1)
+        return seq
 
     def finish(
         self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
@@ -182,6 +233,7 @@ class MemoryStore(Closing):
                 )  # fmt: skip
                 for i, event in enumerate(events)
             ]
+        self._wrote(len(seqs))
         return Finished(end_time, duration, seqs)
 
     def _active(self, state: MemoryState, session_id: str, action: str) -> Entry:
@@ -193,7 +245,7 @@ class MemoryStore(Closing):
         return record
 
     def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
-        imported = skipped = 0
+        imported = skipped = added = 0
         pending = list(sessions)  # all read before any is stored: a bad one stores nothing
         with self._journal.transaction() as written, self._writing() as state:
             for session in pending:
@@ -211,15 +263,25 @@ class MemoryStore(Closing):
                         else "event"
                     )  # fmt: skip
                     self._append(state, written, event.to_dict(), kind, record)
+                    added += 1
                 imported += 1
+        self._wrote(added)
         return ImportResult(imported, skipped)
 
     def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        """Sealed first: the chain keeps each pruned record's leaf, marked ``pruned``."""
+        from . import memory_chain
+
         with self._writing(costs=True) as state:
             doomed = [record for record in state.sessions if _prunable(record, before)]
             ids = {record["session_id"] for record in doomed}
             costs = sum(1 for _, cost in state.costs if cost.session_id in ids)
             if not dry_run and doomed:
+                gone = {e["seq"] for r in doomed for e in r.get("events") or () if "seq" in e}
+                gone |= {seq for seq, cost in state.costs if cost.session_id in ids and seq}
+                with self._chain_writing() as chain:
+                    memory_chain.seal(state, chain)
+                    memory_chain.mark_pruned(chain, gone)
                 state.sessions[:] = [r for r in state.sessions if r["session_id"] not in ids]
                 for session_id in ids:
                     del state.index[session_id]

@@ -50,9 +50,13 @@ class MemoryCostLog:
             store._writing(sessions=False, costs=True) as state,
         ):
             store._append(state, written, record, "cost")
-            if record.session_id is None:
-                return CostTotals()
-            return _sum(r for _, r in state.costs if r.session_id == record.session_id)
+            totals = (
+                CostTotals()
+                if record.session_id is None
+                else _sum(r for _, r in state.costs if r.session_id == record.session_id)
+            )
+        store._wrote(1)
+        return totals
 
     def total(
         self,
@@ -107,6 +111,7 @@ class MemoryCostLog:
                 known.add(record.natural_key)
                 store._append(state, written, record, "cost")
                 imported += 1
+        store._wrote(imported)
         return ImportResult(imported, skipped)
 
 

@@ -27,6 +27,7 @@ from ._pg_schema import SCHEMA_VERSION, migrate
 from .dialect import Connection as AnyConnection
 from .dialect import Dialect
 from .sql import SQLStore
+from .sql_chain import advisory_locks
 
 try:
     import psycopg
@@ -41,6 +42,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 Connection = psycopg.Connection[tuple[Any, ...]]
 T = TypeVar("T")
 
+CHAIN_LOCK = 0x4348414E  # "CHAN": with the schema's hash, the sealer's advisory lock key
 _STREAM_ROWS = 2000  # rows fetched per round trip by stream()
 _CONNECT_TIMEOUT = 10  # seconds; libpq's default is to wait forever for an unreachable host
 # Pools inherited through fork(). A child never closes them: that would end the parent's
@@ -64,6 +66,9 @@ class PostgresDialect(Dialect):
     update_lock = " FOR UPDATE"
     # Groups order as SQLite's do (byte order), whatever the database's collation.
     bytewise = ' COLLATE "C"'
+    # Numbers are taken before commits, in no order: the lock protocol is in sql_chain.py.
+    high_water = "SELECT last_value - (NOT is_called)::int FROM store_sequence"
+    seal_lock, write_guard, guard_condition = advisory_locks(CHAIN_LOCK)
 
     def __init__(
         self,

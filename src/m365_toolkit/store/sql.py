@@ -4,19 +4,22 @@ SQLite and PostgreSQL hold the same tables under the same names. Each stored rec
 written by :meth:`SQLStore._append` (one record) or :meth:`SQLStore._append_many` (a bulk
 import), the store's one append path: it gives the record the next number of the
 store-wide sequence and, once the transaction has committed, hands it to the listeners.
+Records are sealed into the tamper-evident chain (:mod:`.sql_chain`) off that path: every
+:attr:`SQLStore.seal_every` records this object writes, and before verify, prune and close.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import logging
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .._util.closing import Closing
 from .._util.values import to_json
-from ..errors import InvalidTransition, SessionNotFound
+from ..errors import InvalidTransition, SessionNotFound, StoreError
 from ..sessions.model import Event, Session, Status, duration_between, with_seq
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
@@ -24,11 +27,18 @@ from ._journal import Journal, Listener, Record, RecordKind
 from ._rows import attach_events, event_dicts, no_gc, session_dicts
 from ._rules import batches, check_batch, duplicate_session
 from ._statements import EVENT_FIELDS, Statements
+from .chain import SealResult, Sink, Verification
 from .dialect import Connection, Dialect
+from .sql_chain import MARK_PRUNED, SQLChain
+
+log = logging.getLogger("m365_toolkit.store")
+SEAL_EVERY = 256  # about 6 ms of sealing per seal: amortised, and a short unprotected tail
 
 
 class SQLStore(Closing):
     """Sessions, events and costs in a SQL database; see :class:`~m365_toolkit.store.Store`."""
+
+    seal_every: int | None = SEAL_EVERY  # records this object writes between seals; None: never
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -38,6 +48,8 @@ class SQLStore(Closing):
         from .sql_costs import SQLCostLog  # the cost log shares this store's dialect
 
         self._costs = SQLCostLog(self)
+        self._chain = SQLChain(self)
+        self._unsealed = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
@@ -47,8 +59,39 @@ class SQLStore(Closing):
         return self.dialect.files()
 
     def close(self) -> None:
-        """Release the database connections."""
-        self.dialect.close()
+        """Seal what this object wrote (see :meth:`_wrote`), then release the connections."""
+        try:
+            self._wrote(0, at_least=1)
+        finally:
+            self.dialect.close()
+
+    # -- the chain ---------------------------------------------------------------------------
+
+    def seal(self) -> SealResult:
+        """Add every record not chained yet to the chain, in sequence order."""
+        self._unsealed = 0
+        return self._chain.seal()
+
+    def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
+        """Seal, then check the whole chain and the columns derived from it."""
+        self._unsealed = 0
+        return self._chain.verify(links_at, sink)
+
+    def _wrote(self, count: int, *, at_least: int | None = None) -> None:
+        """After a commit: seal once this object wrote ``seal_every`` (or ``at_least``)
+        records; a failed seal is logged, not raised, and left to a later one."""
+        self._unsealed += count
+        due = at_least if at_least is not None else self.seal_every
+        if due is not None and self._unsealed >= due:
+            try:
+                self._chain.seal()
+                self._unsealed = 0
+            except StoreError as exc:
+                log.warning("Sealing %s failed; retried later: %s", self.location, exc)
+
+    def _guard(self, conn: Connection) -> None:  # first in a write: see sql_chain.py
+        if self.dialect.write_guard:
+            conn.execute(self.dialect.write_guard)
 
     @property
     def costs(self) -> Any:
@@ -123,6 +166,7 @@ class SQLStore(Closing):
     def create(self, session: Session) -> list[int]:
         d = self.dialect
         with self._journal.transaction() as written, d.transaction() as conn:
+            self._guard(conn)
             found = conn.execute(self.sql.insert_session, self._session_row(session)).fetchone()
             if found is None:
                 raise duplicate_session(session.session_id, self.location)
@@ -136,7 +180,8 @@ class SQLStore(Closing):
                 )  # fmt: skip
                 assert seq is not None
                 seqs.append(seq)
-            return seqs
+        self._wrote(len(seqs))
+        return seqs
 
     def append_event(self, session_id: str, event: Event) -> int:
         d = self.dialect
@@ -148,6 +193,7 @@ class SQLStore(Closing):
                 self._event_record(session_id, event, "event"),
             )  # fmt: skip
         if seq is not None:
+            self._wrote(1)
             return seq
         status = d.read(lambda conn: conn.execute(self.sql.status, (session_id,)).fetchone())
         if status is None:
@@ -159,6 +205,7 @@ class SQLStore(Closing):
     ) -> Finished:
         d = self.dialect
         with self._journal.transaction() as written, d.transaction() as conn:
+            self._guard(conn)
             row = conn.execute(self.sql.lock_session, (session_id,)).fetchone()
             if row is None:
                 raise SessionNotFound(session_id, self.location)
@@ -181,13 +228,16 @@ class SQLStore(Closing):
                 assert seq is not None
                 seqs.append(seq)
             conn.execute(self.sql.finish, (status.value, d.time(end_time), duration, ref))
+        self._wrote(len(seqs))
         return Finished(end_time, duration, seqs)
 
     def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
         imported = skipped = 0
         d = self.dialect
         # One transaction for all: a bad record anywhere (the iterable raises) stores nothing.
+        added = 0
         with self._journal.transaction() as written, d.transaction() as conn:
+            self._guard(conn)
             for batch in batches(sessions):
                 fresh: dict[str, Session] = {}  # the first of each id, in order
                 for session in batch:
@@ -217,13 +267,19 @@ class SQLStore(Closing):
                                 if kind == "complete" else {}
                             )  # fmt: skip
                             records.append(self._event_record(session, event, kind, **outcome))
-                self._append_many(conn, written, "events", EVENT_FIELDS, rows, records)
+                added += len(
+                    self._append_many(conn, written, "events", EVENT_FIELDS, rows, records)
+                )
                 imported += len(refs)
                 skipped += len(fresh) - len(refs)
+        self._wrote(added)
         return ImportResult(imported, skipped)
 
     def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        """Sealed first: the chain keeps each pruned record's leaf, marked ``pruned``."""
         d = self.dialect
+        if not dry_run:
+            self.seal()
         with d.transaction() as conn:
             d.temporary(
                 conn, "pruned",
@@ -238,6 +294,7 @@ class SQLStore(Closing):
             ).fetchone()
             if not dry_run:
                 for statement in (
+                    *MARK_PRUNED,
                     "DELETE FROM events WHERE session IN (SELECT id FROM pruned)",
                     "DELETE FROM costs WHERE session_id IN (SELECT session_id FROM pruned)",
                     "DELETE FROM cost_sessions WHERE session_id IN (SELECT session_id FROM pruned)",

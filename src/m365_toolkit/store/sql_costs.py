@@ -48,15 +48,19 @@ class SQLCostLog:
         row = self._row(record)
         store = self._store
         with store._journal.transaction() as written, self._d.transaction() as conn:
+            store._guard(conn)
             store._append(
                 conn, written, self.sql.insert_cost, row, lambda seq: _record(seq, record)
             )
-            if record.session_id is None:
-                return CostTotals()
-            totals = conn.execute(
-                self.sql.add_to_totals, _increment(record.session_id, row)
-            ).fetchone()
-        return cost_totals(totals)
+            totals = (
+                None
+                if record.session_id is None
+                else conn.execute(
+                    self.sql.add_to_totals, _increment(record.session_id, row)
+                ).fetchone()
+            )
+        store._wrote(1)
+        return CostTotals() if totals is None else cost_totals(totals)
 
     def total(
         self,
@@ -106,6 +110,7 @@ class SQLCostLog:
         store = self._store
         # One transaction for all: a bad record anywhere (the iterable raises) stores nothing.
         with store._journal.transaction() as written, self._d.transaction() as conn:
+            store._guard(conn)
             for batch in batches(records):
                 fresh: dict[tuple[Any, ...], tuple[CostRecord, tuple[Any, ...]]] = {}
                 for record in batch:
@@ -134,6 +139,7 @@ class SQLCostLog:
                     conn.execute(self.sql.add_to_totals, (session_id, *sums)).fetchone()
                 imported += len(added)
                 skipped += len(batch) - len(added)
+        store._wrote(imported)
         return ImportResult(imported, skipped)
 
     def entries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:

@@ -58,6 +58,7 @@ class SQLiteDialect(Dialect):
     name = "sqlite"
     # The counter row moves on in the same statement (the schema's *_take_seq triggers).
     next_seq = "(SELECT last + 1 FROM store_sequence)"
+    high_water = "SELECT last FROM store_sequence"
 
     def __init__(
         self, path: Path, *, synchronous: str = "normal", busy_timeout: float | str = 60.0

@@ -1,0 +1,297 @@
+"""The chain of a SQL store: sealing records into the ``chain`` table, and the verify walk.
+
+Sealing runs in one write transaction that no writer can interleave with:
+
+- SQLite: ``BEGIN IMMEDIATE`` holds the one write lock, and a record's number is taken in
+  the transaction that writes it, so every number up to the counter is final;
+- PostgreSQL: numbers are handed out before commits, in no order. Every write transaction
+  takes a shared advisory lock before it takes a number (``Dialect.write_guard``); the
+  sealer takes the same lock exclusively, which waits out every writer that holds a
+  number. Once it holds the lock, every number up to the sequence's last value is final.
+
+So after a seal every record numbered up to ``chain_meta.sealed_through`` is in the chain.
+A record in that range without a chain row was put there behind the store's back
+(``INSERTED``); records above it are the not-yet-sealed tail. Unsealed rows are found with
+``NOT EXISTS`` on ``(kind, ref)`` within the range, in sequence order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._records import Decoded, cost_record, event_record, outcome_text, session_fields
+from ._records import outcome as outcome_of
+from ._statements import SUMS
+from .chain import (
+    ChainRow,
+    SealResult,
+    Sink,
+    Verification,
+    Walker,
+    genesis,
+    leaf_hash,
+    link_hash,
+)
+from .dialect import Connection
+
+if TYPE_CHECKING:
+    from .sql import SQLStore
+
+BATCH = 2000  # records read per query while sealing
+CHAIN_COLUMNS = ("pos", "kind", "ref", "leaf", "link", "pruned", "outcome")
+_EVENT_KINDS = "('start', 'event', 'complete')"
+# In prune's transaction, before its deletes: the chain keeps the leaves of what it deletes.
+MARK_PRUNED = (
+    "UPDATE chain SET pruned = TRUE WHERE kind <> 'cost' AND ref IN "
+    "(SELECT seq FROM events WHERE session IN (SELECT id FROM pruned))",
+    "UPDATE chain SET pruned = TRUE WHERE kind = 'cost' AND ref IN "
+    "(SELECT seq FROM costs WHERE session_id IN (SELECT session_id FROM pruned))",
+)
+
+
+class SQLChain:
+    """Seals and verifies the chain of one :class:`~.sql.SQLStore`."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self._d = d = store.dialect
+        q = store.sql.q
+        session = (
+            f"s.user_name, s.operation_type, s.metadata, {d.iso('s.start_time')}, s.host, "
+            "s.pid, s.process"
+        )
+        event = f"e.seq, s.session_id, {d.iso('e.timestamp')}, e.type, e.description, e.data"
+        cost = (
+            f"k.seq, {d.iso('k.timestamp')}, k.session_id, k.user_name, k.operation_type, "
+            "k.model, k.request_type, k.input_tokens, k.cached_tokens, k.output_tokens, "
+            "k.reasoning_tokens, k.input_cost, k.cached_cost, k.output_cost, k.total_cost, "
+            "k.price_source, k.metadata"
+        )
+        last = "(SELECT max(f.seq) FROM events f WHERE f.session = e.session)"
+        self.meta = "SELECT store_id, sealed_through FROM chain_meta"
+        self.head = "SELECT pos, link FROM chain ORDER BY pos DESC LIMIT 1"
+        # A record's kind follows from where it stands: the first event of its session is
+        # its start; the last event of a finished session closes it (and carries the outcome).
+        self.unsealed_events = q(
+            f"SELECT {event}, "
+            "e.seq = (SELECT min(f.seq) FROM events f WHERE f.session = e.session), "
+            f"s.status <> 'active' AND e.seq = {last}, {session}, s.status, "
+            f"{d.iso('s.end_time')}, s.duration_seconds "
+            "FROM events e JOIN sessions s ON s.id = e.session WHERE e.seq > ? AND e.seq <= ? "
+            f"AND NOT EXISTS (SELECT 1 FROM chain c WHERE c.kind IN {_EVENT_KINDS} "
+            "AND c.ref = e.seq) ORDER BY e.seq LIMIT ?"
+        )
+        self.unsealed_costs = q(
+            f"SELECT {cost} FROM costs k WHERE k.seq > ? AND k.seq <= ? AND NOT EXISTS "
+            "(SELECT 1 FROM chain c WHERE c.kind = 'cost' AND c.ref = k.seq) "
+            "ORDER BY k.seq LIMIT ?"
+        )
+        self.set_sealed = q("UPDATE chain_meta SET sealed_through = ?")
+        self.walk = (
+            f"SELECT c.pos, c.kind, c.ref, c.leaf, c.link, c.pruned, c.outcome, {event}, "
+            f"{session}, {cost} FROM chain c "
+            "LEFT JOIN events e ON c.kind <> 'cost' AND e.seq = c.ref "
+            "LEFT JOIN sessions s ON s.id = e.session "
+            "LEFT JOIN costs k ON c.kind = 'cost' AND k.seq = c.ref ORDER BY c.pos"
+        )
+        self.inserted = q(
+            "SELECT e.seq, s.session_id, 'event' FROM events e LEFT JOIN sessions s "
+            "ON s.id = e.session WHERE e.seq <= ? AND NOT EXISTS (SELECT 1 FROM chain c "
+            f"WHERE c.kind IN {_EVENT_KINDS} AND c.ref = e.seq) "
+            "UNION ALL SELECT k.seq, k.session_id, 'cost' FROM costs k WHERE k.seq <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM chain c WHERE c.kind = 'cost' AND c.ref = k.seq) "
+            "ORDER BY 1"
+        )
+        self.unsealed = q(
+            "SELECT (SELECT count(*) FROM events WHERE seq > ?) "
+            "+ (SELECT count(*) FROM costs WHERE seq > ?)"
+        )
+        last_of_session = "(SELECT max(f.seq) FROM events f WHERE f.session = s.id)"
+        self.outcomes = (
+            f"SELECT s.session_id, s.status, {d.iso('s.end_time')}, s.duration_seconds, "
+            f"c.pos, c.ref, c.outcome FROM sessions s JOIN events e ON e.seq = {last_of_session} "
+            f"LEFT JOIN chain c ON c.kind IN {_EVENT_KINDS} AND c.ref = e.seq"
+        )
+        self.totals = (
+            "SELECT session_id, requests, input_tokens, cached_tokens, output_tokens, "
+            "reasoning_tokens, total_cost FROM cost_sessions"
+        )
+        self.sums = f"SELECT session_id, {SUMS} FROM costs WHERE session_id IS NOT NULL GROUP BY 1"
+
+    # -- sealing -----------------------------------------------------------------------------
+
+    def seal(self) -> SealResult:
+        """Chain every record not chained yet, in sequence order, in one transaction."""
+        d = self._d
+        with d.transaction() as conn:
+            if d.seal_lock:
+                conn.execute(d.seal_lock)
+            store_id, through = conn.execute(self.meta).fetchone()
+            head = conn.execute(self.head).fetchone()
+            size = int(head[0]) + 1 if head is not None else 0
+            link = bytes(head[1]) if head is not None else genesis(store_id)
+            high = int(conn.execute(d.high_water).fetchone()[0])
+            sealed, cursor = 0, int(through)
+            while cursor < high:
+                found, cursor = self._unsealed(conn, cursor, high)
+                rows = []
+                for seq, kind, record, outcome, plain in found:
+                    leaf = leaf_hash(record, plain=plain)
+                    link = link_hash(link, leaf)
+                    rows.append((size, kind, seq, leaf, link, False, outcome))
+                    size += 1
+                if rows:
+                    d.insert_rows(conn, "chain", CHAIN_COLUMNS, rows)
+                sealed += len(rows)
+            if high > int(through):
+                conn.execute(self.set_sealed, (high,))
+        return SealResult(store_id, sealed, size, link.hex())
+
+    def _unsealed(
+        self, conn: Connection, after: int, high: int
+    ) -> tuple[list[tuple[int, str, dict[str, Any], str | None, bool]], int]:
+        """The next unchained records above ``after`` in sequence order, and the number up
+        to which they are complete."""
+        events = conn.execute(self.unsealed_events, (after, high, BATCH)).fetchall()
+        costs = conn.execute(self.unsealed_costs, (after, high, BATCH)).fetchall()
+        bound = high
+        for rows in (events, costs):
+            if len(rows) == BATCH:  # more may follow: only numbers below both ends are complete
+                bound = min(bound, int(rows[-1][0]))
+        items = [(int(row[0]), *_unsealed_event(row)) for row in events if row[0] <= bound]
+        for row in costs:
+            if row[0] <= bound:
+                decoded = Decoded()
+                items.append((int(row[0]), "cost", _cost(row, decoded), None, decoded.plain))
+        items.sort(key=lambda item: item[0])
+        return items, bound
+
+    # -- verifying ---------------------------------------------------------------------------
+
+    def verify(self, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
+        """Seal, then walk the whole chain beside the records; see :class:`~.chain.Walker`."""
+        self.seal()
+        d = self._d
+        store_id, through = d.read(lambda conn: conn.execute(self.meta).fetchone())
+        walker = Walker(store_id, frozenset(links_at), sink)
+        for row in d.stream(self.walk, ()):
+            chain_row = ChainRow(
+                int(row[0]), row[1], int(row[2]), bytes(row[3]), bytes(row[4]), bool(row[5]),
+                row[6],
+            )  # fmt: skip
+            record, session_id, plain = _stored(chain_row, row[7:])
+            walker.row(chain_row, record, session_id, plain=plain)
+        for seq, session_id, kind in d.stream(self.inserted, (through, through)):
+            walker.inserted(int(seq), session_id, kind)
+        self._check_outcomes(walker)
+        self._check_totals(walker)
+        unsealed = d.read(lambda conn: conn.execute(self.unsealed, (through, through)).fetchone())
+        return walker.result(int(unsealed[0]))
+
+    def _check_outcomes(self, walker: Walker) -> None:
+        for session_id, status, end_time, duration, pos, ref, outcome in self._d.stream(
+            self.outcomes, ()
+        ):
+            if pos is None:
+                continue  # its last record is not sealed yet (or reported as inserted)
+            detail = outcome_mismatch(status, end_time, duration, outcome)
+            if detail:
+                walker.derived(int(pos), int(ref), session_id, detail)
+
+    def _check_totals(self, walker: Walker) -> None:
+        d = self._d
+        kept = {row[0]: tuple(map(int, row[1:])) for row in d.stream(self.totals, ())}
+        summed = {row[0]: tuple(map(int, row[1:])) for row in d.stream(self.sums, ())}
+        for session_id in sorted(kept.keys() | summed.keys()):
+            if kept.get(session_id) != summed.get(session_id):
+                walker.derived(
+                    None, None, session_id,
+                    f"cost_sessions totals {kept.get(session_id)} disagree with the sums of "
+                    f"the session's cost records {summed.get(session_id)}",
+                )  # fmt: skip
+
+
+def advisory_locks(key: int) -> tuple[str, str, str]:
+    """PostgreSQL's sealing lock (exclusive), its writers' side (shared) as a statement and
+    as a condition for a one-statement write; per schema, like the migration lock."""
+    lock = f"({key}, hashtext(current_schema()))"
+    return (
+        f"SELECT pg_advisory_xact_lock{lock}",
+        f"SELECT pg_advisory_xact_lock_shared{lock}",
+        f" AND pg_advisory_xact_lock_shared{lock} IS NOT NULL",
+    )
+
+
+def outcome_mismatch(
+    status: str, end_time: str | None, duration: float | None, outcome: str | None
+) -> str:
+    """Why a session's status, end time and duration disagree with its chained outcome
+    (the empty string when they agree)."""
+    if outcome is None:
+        if status == "active":
+            return ""
+        return f"the session is {status!r} but no record closing it was chained"
+    chained = json.loads(outcome)
+    actual = outcome_of(status, end_time, duration)
+    wrong = [name for name in ("status", "end_time", "duration_seconds")
+             if chained.get(name) != actual[name]]  # fmt: skip
+    if not wrong:
+        return ""
+    return "; ".join(f"{name} is {actual[name]!r}, chained {chained.get(name)!r}" for name in wrong)
+
+
+def _unsealed_event(row: Sequence[Any]) -> tuple[str, dict[str, Any], str | None, bool]:
+    seq, session_id, timestamp, event_type, description, data, first, closes = row[:8]
+    kind = "start" if first else "complete" if closes else "event"
+    decoded = Decoded()
+    session = _session(row[8:15], decoded) if first else None
+    status, end_time, duration = row[15:18]
+    outcome = outcome_text(status, end_time, duration) if closes else None
+    record = event_record(
+        kind, session_id, (timestamp, event_type, description, decoded(data)), session,
+        decoded(outcome),
+    )  # fmt: skip
+    return kind, record, outcome, decoded.plain
+
+
+def _session(columns: Sequence[Any], decoded: Decoded) -> dict[str, Any]:
+    user, operation_type, metadata, start_time, host, pid, process = columns
+    return session_fields(
+        user, operation_type, decoded(metadata), start_time, host, pid, decoded(process)
+    )
+
+
+def _cost(row: Sequence[Any], decoded: Decoded) -> dict[str, Any]:
+    """The chained record of a cost row (``k.seq`` first, then the columns as stored: a
+    number coerced here could hide a change of type made behind the store's back)."""
+    (_, timestamp, session_id, user, operation_type, model, request_type, input_tokens,
+     cached, output, reasoning, input_cost, cached_cost, output_cost, total_cost, source,
+     metadata) = row  # fmt: skip
+    return cost_record(
+        timestamp, session_id, user, operation_type, model, request_type,
+        (input_tokens, cached, output, reasoning),
+        (input_cost, cached_cost, output_cost, total_cost), source, decoded(metadata),
+    )  # fmt: skip
+
+
+def _stored(
+    row: ChainRow, columns: Sequence[Any]
+) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """The record a chain row names, rebuilt from the walk's joined columns, its session,
+    and whether it is plain."""
+    event, session, cost = columns[:6], columns[6:13], columns[13:]
+    decoded = Decoded()
+    if row.kind == "cost":
+        if cost[0] is None:
+            return None, None, False
+        return _cost(cost, decoded), cost[2], decoded.plain
+    if event[0] is None:
+        return None, None, False
+    _, session_id, timestamp, event_type, description, data = event
+    fields = _session(session, decoded) if row.kind == "start" else None
+    record = event_record(
+        row.kind, session_id, (timestamp, event_type, description, decoded(data)), fields,
+        decoded(row.outcome),
+    )  # fmt: skip
+    return record, session_id, decoded.plain
