@@ -409,11 +409,11 @@ class BareReader:
     def __init__(self, path: Path, store: SQLiteStore, user: str, now: datetime) -> None:
         sql, d = Statements(store.dialect), store.dialect
         self.conn = bare_connection(path)
-        where, params = store._where(SessionQuery(user=user, since=now - timedelta(days=7)))
+        where, params = store.sql.where(SessionQuery(user=user, since=now - timedelta(days=7)))
         self.history_sql, self.history_params = sql.history(where), (*params, d.limit(None))
         self.timelines = sql.timelines
         month = now - timedelta(days=30)
-        where, params = store._where(SessionQuery(since=month))
+        where, params = store.sql.where(SessionQuery(since=month))
         self.stats_sql, self.stats_params = sql.statistics(where), params
         where, params = store.costs._where(month, None)
         self.costs_sql = report_statement(sql, d.bytewise, "operation", where)

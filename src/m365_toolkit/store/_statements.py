@@ -4,7 +4,10 @@ dialect: the store runs them, and the benchmarks' bare baselines run the very sa
 from __future__ import annotations
 
 import functools
+from typing import Any
 
+from ..sessions.event import Status
+from ..sessions.query import SessionQuery
 from .dialect import Dialect
 
 SESSION_FIELDS = (
@@ -45,6 +48,7 @@ class Statements:
     def __init__(self, dialect: Dialect) -> None:
         d = dialect
         q = self.q = functools.partial(_sql, dialect.placeholder)
+        self._time = dialect.time
         self.session_columns = (
             "id, session_id, user_name, operation_type, metadata, "
             f"{d.iso('start_time')}, {d.iso('end_time')}, status, duration_seconds, host, pid, "
@@ -100,6 +104,25 @@ class Statements:
             "AND reasoning_tokens = ? LIMIT 1"
         )
         self.cost_groups = {**GROUP_KEYS, "day": d.day("timestamp")}
+
+    def where(self, query: SessionQuery) -> tuple[str, list[Any]]:
+        """The ``WHERE`` clause of a history or statistics query, and its parameters."""
+        time = self._time
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("operation_type = ?", query.operation_type),
+            ("user_name = ?", query.user),
+            ("start_time >= ?", time(query.since) if query.since is not None else None),
+            ("start_time < ?", time(query.until) if query.until is not None else None),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if query.status is not None:
+            # A literal (from the enum, never user text) lets the planner use the partial index.
+            clauses.append(f"status = '{Status(query.status).value}'")
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def history(self, where: str) -> str:
         """Sessions matching ``where`` (parameters, then the limit), newest first."""

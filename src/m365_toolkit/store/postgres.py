@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ..errors import ConfigError, SchemaError, StoreError, ValidationError
-from . import _passwords_in, _safe
+from ._location import _passwords_in, _safe
 from ._pg_schema import SCHEMA_VERSION, migrate
 from .dialect import Connection as AnyConnection
 from .dialect import Dialect

@@ -332,7 +332,7 @@ class SQLStore(Closing):
 
     def history(self, query: SessionQuery) -> list[dict[str, Any]]:
         d = self.dialect
-        where, params = self._where(query)
+        where, params = self.sql.where(query)
         statement = self.sql.history(where)
 
         def work(conn: Connection) -> list[dict[str, Any]]:
@@ -352,7 +352,7 @@ class SQLStore(Closing):
         return d.read(work)
 
     def statistics(self, since: datetime | None) -> dict[str, Any]:
-        where, params = self._where(SessionQuery(since=since))
+        where, params = self.sql.where(SessionQuery(since=since))
         statement = self.sql.statistics(where)
         groups = self.dialect.read(lambda conn: conn.execute(statement, params).fetchall())
         return statistics_from_groups(groups)
@@ -394,21 +394,3 @@ class SQLStore(Closing):
             ).fetchone()
         )
         return StoreCounts(*map(int, row))
-
-    def _where(self, query: SessionQuery) -> tuple[str, list[Any]]:
-        time = self.dialect.time
-        clauses: list[str] = []
-        params: list[Any] = []
-        for clause, value in (
-            ("operation_type = ?", query.operation_type),
-            ("user_name = ?", query.user),
-            ("start_time >= ?", time(query.since) if query.since is not None else None),
-            ("start_time < ?", time(query.until) if query.until is not None else None),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        if query.status is not None:
-            # A literal (from the enum, never user text) lets the planner use the partial index.
-            clauses.append(f"status = '{Status(query.status).value}'")
-        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
