@@ -164,7 +164,9 @@ class MemoryStore(Closing):
     ) -> Finished:
         with self._journal.transaction() as written, self._writing() as state:
             record = self._active(state, session_id, "complete")
-            duration = duration_between(parse_time(record["start_time"]), end_time)
+            started = parse_time(record["start_time"])
+            end_time = max(end_time, started)  # a clock that stepped back: never end before start
+            duration = duration_between(started, end_time)
             record.update(
                 status=status.value, end_time=format_time(end_time), duration_seconds=duration
             )

@@ -159,7 +159,9 @@ class SQLStore(Closing):
             ref, current, start = row
             if current != Status.ACTIVE.value:
                 raise InvalidTransition(session_id, current, "complete")
-            duration = duration_between(d.read_time(start), end_time)
+            started = d.read_time(start)
+            end_time = max(end_time, started)  # a clock that stepped back: never end before start
+            duration = duration_between(started, end_time)
             outcome = {"status": status.value, "end_time": end_time, "duration_seconds": duration}
             seqs = []
             for position, event in enumerate(events):
