@@ -20,6 +20,7 @@ from ..data.retention import parse_age
 from ..errors import SessionsError, ValidationError
 from ..sessions.manager import SessionManager
 from ..sessions.model import Session
+from ..sessions.query import window_start
 
 F = TypeVar("F", bound=Callable[..., Any])
 STORE_HELP = (
@@ -92,10 +93,45 @@ def root_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def days_option(help_text: str) -> Callable[[F], F]:
-    """``--days N``, 30 by default."""
+class Days(click.ParamType[Any, Any]):
+    """A number of days of 0 or more, or ``all`` (no time limit, read as ``None``)."""
+
+    name = "days"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, (int, float)):
+            number = value
+        elif str(value).strip().lower() == "all":
+            return None
+        else:
+            try:
+                number = float(value)
+            except ValueError:
+                self.fail(f"{str(value)[:40]!r} is not a number of days or 'all'.", param, ctx)
+        try:
+            window_start(number)
+        except ValidationError as exc:
+            self.fail(f"{str(exc).replace('leave it out (None)', 'use all')}", param, ctx)
+        return number
+
+
+DAYS = Days()
+
+
+def window_text(days: float | None) -> str:
+    """``in the last 30 days`` or ``of all time``, for titles and messages."""
+    return "of all time" if days is None else f"in the last {days:g} days"
+
+
+def days_option(help_text: str, default: float | None = 30) -> Callable[[F], F]:
+    """``--days N`` (or ``--days all``), 30 by default."""
     return click.option(
-        "--days", type=click.FloatRange(min=0), default=30, show_default=True, help=help_text
+        "--days",
+        type=DAYS,
+        default=default,
+        show_default=default is not None,
+        metavar="N|all",
+        help=f"{help_text} 'all' for no time limit.",
     )
 
 

@@ -30,7 +30,7 @@ from ..sessions.manager import SessionManager
 from ..sessions.query import window_start
 from ..store import SCAN_BATCH, StoreCounts, StoreLocation, open_store
 from . import render
-from .app import cli, console, echo_json, store_options
+from .app import cli, console, days_option, echo_json, store_options
 from .sessions import sessions
 
 
@@ -44,9 +44,7 @@ from .sessions import sessions
     help="json: the guide's format (an array of sessions with events); jsonl: one session "
     "per line; csv: one row per session, without events.",
 )
-@click.option(
-    "--days", type=click.FloatRange(min=0), help="Only sessions started in the last N days."
-)
+@days_option("Only sessions started in the last N days [default: all].", default=None)
 @click.option(
     "-o",
     "--output",

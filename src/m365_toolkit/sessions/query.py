@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,12 +34,45 @@ class SessionQuery:
 
 
 def window_start(days: float | None, clock: Clock = utc_now) -> datetime | None:
-    """The start of a window of ``days`` days ending now (``None`` for no limit)."""
+    """The start of a window of ``days`` days ending now (``None`` for no limit).
+
+    Raises:
+        ValidationError: ``days`` is not a finite number of 0 or more, or reaches back
+            before the year 1 (``None`` means "all time").
+    """
     if days is None:
         return None
-    if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
-        raise ValidationError(f"days must be a number of 0 or more, not {days!r}.")
-    return clock() - timedelta(days=days)
+    if isinstance(days, bool) or not isinstance(days, (int, float)):
+        raise ValidationError(f"days must be a number of 0 or more, not {days!r:.60}.")
+    if isinstance(days, float) and not math.isfinite(days):
+        raise ValidationError(
+            f"days must be a finite number, not {days!r}; leave it out (None) for all time."
+        )
+    if days < 0:
+        raise ValidationError(f"days must be a number of 0 or more, not {days!r:.60}.")
+    now = clock()
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:
+        raise ValidationError(
+            f"days={days:.6g} reaches back before the year 1; leave it out (None) for all time."
+            if isinstance(days, float)
+            else "days reaches back before the year 1; leave it out (None) for all time."
+        ) from None
+
+
+def moment_before(age: timedelta, clock: Clock = utc_now) -> datetime:
+    """The moment ``age`` before now (the cutoff of ``prune`` and ``reap --older-than``).
+
+    Raises:
+        ValidationError: That moment would be before the year 1.
+    """
+    try:
+        return clock() - age
+    except OverflowError:
+        raise ValidationError(
+            f"An age of {age.days:,} days reaches back before the year 1."
+        ) from None
 
 
 def parse_status(status: str | None) -> Status | None:

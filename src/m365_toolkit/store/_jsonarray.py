@@ -10,8 +10,8 @@ from typing import Any
 
 from .._util.atomic import atomic_text_file
 from .._util.system import process_alive
-from ..errors import ConfigError, CorruptStoreError
-from ._filelock import FileLock
+from ..errors import ConfigError, CorruptStoreError, StoreError
+from ._filelock import FileLock, os_reason
 
 Record = dict[str, Any]
 
@@ -28,9 +28,14 @@ class JsonArrayFile:
         self.location = str(self.path)
         self._what = what
         self._is_record = is_record
-        if self.path.is_dir():
-            raise ConfigError(f"The {what} path {self.location!r} is a folder; name a file.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path.is_dir():
+                raise ConfigError(f"The {what} path {self.location!r} is a folder; name a file.")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a path under a file, a name too long, no permission, ...
+            raise StoreError(
+                f"Cannot open the {what} {self.location!r}: {os_reason(exc)}.", self.location
+            ) from exc
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
         self.read()  # report a corrupt file now, not at the first write
         self._remove_leftovers()
