@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -17,7 +18,7 @@ from rich.console import Console
 
 from .. import __version__, settings
 from ..data.retention import parse_age
-from ..errors import SessionsError, ValidationError
+from ..errors import DamagedRecordWarning, SessionsError, ValidationError
 from ..sessions.manager import SessionManager
 from ..sessions.model import Session
 from ..sessions.query import window_start
@@ -47,13 +48,41 @@ def store_options(command: F) -> F:
     @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
     @functools.wraps(command)
     def wrapper(*args: Any, store: str | None, as_json: bool, **kwargs: Any) -> Any:
-        try:
-            with SessionManager(store) as manager:
-                return command(*args, manager=manager, as_json=as_json, **kwargs)
-        except SessionsError as exc:
-            raise click.ClickException(str(exc)) from exc
+        with reporting_damage():
+            try:
+                with SessionManager(store) as manager:
+                    return command(*args, manager=manager, as_json=as_json, **kwargs)
+            except SessionsError as exc:
+                raise click.ClickException(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def reporting_damage() -> Iterator[None]:
+    """Print each damaged record a command's reads left out, and then exit with 1.
+
+    The command goes on with the readable records; scripts learn from the exit status that
+    some were left out. Other warnings are passed on as they came.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DamagedRecordWarning)
+        try:
+            yield
+        finally:
+            damaged: dict[str, None] = {}  # each message once, in order
+            for item in caught:
+                if issubclass(item.category, DamagedRecordWarning):
+                    damaged.setdefault(str(item.message))
+                else:
+                    warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+            for message in damaged:  # also when the command failed: say what it found
+                click.echo(f"Warning: {message}", err=True)
+    if damaged:
+        raise click.ClickException(
+            f"Found {len(damaged)} damaged record(s) (see the warnings above); the others "
+            "were read."
+        )
 
 
 def root_options(command: F) -> F:

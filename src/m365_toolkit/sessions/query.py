@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .._util.system import Clock, utc_now
-from ..errors import ValidationError
+from ..errors import DamagedRecordWarning, ValidationError
 from .model import Status
 
 
@@ -107,9 +108,17 @@ def statistics_from_groups(groups: list[tuple[str, str, str, int, float, int]]) 
     total = timed = 0
     duration_sum = 0.0
     for operation_type, user, status, count, group_duration, group_timed in groups:
+        operation_type, user, status = (
+            _text(operation_type, "operation type"),
+            _text(user, "user"),
+            _text(status, "status"),
+        )
         total += count
-        timed += group_timed
-        duration_sum += group_duration or 0.0
+        if group_duration is not None and math.isfinite(group_duration):
+            timed += group_timed
+            duration_sum += group_duration
+        elif group_duration is not None:
+            _warn_damaged("duration", group_duration)
         by_type[operation_type] = by_type.get(operation_type, 0) + count
         by_user[user] = by_user.get(user, 0) + count
         by_status[status] = by_status.get(status, 0) + count
@@ -120,6 +129,25 @@ def statistics_from_groups(groups: list[tuple[str, str, str, int, float, int]]) 
     stats["by_user"] = _by_count(by_user)
     stats["by_status"] = _by_count(by_status)
     return stats
+
+
+def _text(value: Any, what: str) -> str:
+    """A group key as text: damage can leave bytes or a number where text was stored."""
+    if isinstance(value, str):
+        return value
+    shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    _warn_damaged(what, value, shown)
+    return shown
+
+
+def _warn_damaged(what: str, value: Any, shown: str | None = None) -> None:
+    counted = f"; counted as {shown!r:.60}" if shown is not None else "; left out of the average"
+    warnings.warn(
+        DamagedRecordWarning(
+            f"A stored session's {what} is damaged ({value!r:.60}){counted}.", "", what
+        ),
+        stacklevel=3,
+    )
 
 
 def _by_count(counts: dict[str, int]) -> dict[str, int]:

@@ -51,6 +51,10 @@ class MemoryState:
         self.costs = costs if costs is not None else []
         self.index = {record["session_id"]: record for record in self.sessions}
         self.raw_entries: list[Entry] = []  # the cost log's entries as read, for the JSON store
+        # Records of a JSON store that damage made unreadable: left out of every read, and
+        # written back as they were, so that no write loses them.
+        self.damaged: list[Any] = []
+        self.damaged_entries: list[Any] = []
         self.last_seq = max(
             last_seq,
             max(

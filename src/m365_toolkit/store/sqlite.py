@@ -203,6 +203,23 @@ class SQLiteDialect(Dialect):
             yield conn
 
     def read(self, work: Callable[[Connection], T], *, sorting: bool = False) -> T:
+        try:
+            return self._read(work, sorting=sorting)
+        except StoreError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, sqlite3.OperationalError) and _UNDECODABLE in str(cause)):
+                raise
+        # Damage made some stored text invalid UTF-8, and sqlite3 fails the whole query on
+        # it. Read once more handing such text over as bytes, so the row decoders can leave
+        # out the damaged rows and name them. Only then: the usual decoding stays in C.
+        conn = self.connect()
+        conn.text_factory = _text_or_bytes
+        try:
+            return self._read(work, sorting=sorting)
+        finally:
+            conn.text_factory = str
+
+    def _read(self, work: Callable[[Connection], T], *, sorting: bool) -> T:
         conn = self.connect()
         with self._mapped():
             if not sorting:
@@ -366,6 +383,16 @@ class SQLiteDialect(Dialect):
                 self.location,
             )
         return int(version)
+
+
+_UNDECODABLE = "Could not decode to UTF-8"
+
+
+def _text_or_bytes(raw: bytes) -> str | bytes:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
 
 
 def _seconds(value: object) -> float:
