@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -14,6 +15,16 @@ from ..errors import ConfigError, CorruptStoreError, StoreError
 from ._filelock import FileLock, os_reason
 
 Record = dict[str, Any]
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def unencodable(record: Any) -> bool:
+    """Whether a record read from JSON holds a lone surrogate (it cannot be written back)."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class JsonArrayFile:
@@ -37,6 +48,7 @@ class JsonArrayFile:
                 f"Cannot open the {what} {self.location!r}: {os_reason(exc)}.", self.location
             ) from exc
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
+        self.may_hold_surrogates = False
         self.read()  # report a corrupt file now, not at the first write
         self._remove_leftovers()
 
@@ -53,6 +65,9 @@ class JsonArrayFile:
             ) from exc
         if not text.strip():
             return []
+        # A \ud800 escape is valid JSON but reads as a lone surrogate, which no file can be
+        # written with: the store then checks each record for one (only then: it costs).
+        self.may_hold_surrogates = _SURROGATE_ESCAPE.search(text) is not None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -94,6 +109,11 @@ class JsonArrayFile:
 
     def write(self, records: list[Record]) -> None:
         """Replace the file's records (call it with the lock held)."""
-        body = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
+        # A damaged record with a lone surrogate is written back as it was read: escaped.
+        ascii_if_needed = self.may_hold_surrogates
+        body = ",\n".join(
+            json.dumps(record, ensure_ascii=ascii_if_needed and unencodable(record))
+            for record in records
+        )
         with atomic_text_file(self.path, self._what) as file:
             file.write(f"[\n{body}\n]\n" if records else "[]\n")

@@ -19,7 +19,7 @@ from typing import Any
 from .._util.atomic import atomic_text_file
 from ..costs.model import CostRecord
 from ..errors import DamagedRecordWarning, SessionsError, StoreError, ValidationError
-from ._jsonarray import JsonArrayFile
+from ._jsonarray import JsonArrayFile, unencodable
 from ._rows import Damage, record_problem, warn_damaged
 from .memory import MemoryState, MemoryStore
 from .memory_costs import MemoryCostLog
@@ -75,9 +75,12 @@ class JsonStore(MemoryStore):
                 self._file.write(state.sessions + state.damaged)
 
     def _load(self, sessions: bool, costs: bool) -> MemoryState:
-        records, damaged = _readable_sessions(self._file.read() if sessions else [], self.location)
+        cost_file = self._costs_file()
+        records, damaged = _readable_sessions(
+            self._file.read() if sessions else [], self.location, self._file.may_hold_surrogates
+        )
         entries, costs_read, damaged_entries = _readable_entries(
-            self._costs_file().read() if costs else [], self._costs_file().location
+            cost_file.read() if costs else [], cost_file.location, cost_file.may_hold_surrogates
         )
         state = MemoryState(records, costs_read, self._last_seq())
         state.raw_entries = entries
@@ -121,7 +124,9 @@ class _CostFile(MemoryStore):
         return self._file.files()
 
     def _load(self) -> MemoryState:
-        entries, records, damaged = _readable_entries(self._file.read(), self.location)
+        entries, records, damaged = _readable_entries(
+            self._file.read(), self.location, self._file.may_hold_surrogates
+        )
         state = MemoryState([], records)
         state.raw_entries = entries
         state.damaged_entries = damaged
@@ -140,11 +145,15 @@ class _CostFile(MemoryStore):
             self._file.write(_entries(state, loaded) + state.damaged_entries)
 
 
-def _readable_sessions(records: list[Any], location: str) -> tuple[list[Any], list[Any]]:
+def _readable_sessions(
+    records: list[Any], location: str, surrogates: bool
+) -> tuple[list[Any], list[Any]]:
     """The records a read can use, and the damaged ones (each reported by a warning)."""
     good, damaged, problems = [], [], []
     for record in records:
         problem = record_problem(record)
+        if problem is None and surrogates and unencodable(record):
+            problem = ("text", "holds a lone surrogate, which is not valid Unicode")
         if problem is None:
             good.append(record)
         else:
@@ -156,13 +165,15 @@ def _readable_sessions(records: list[Any], location: str) -> tuple[list[Any], li
 
 
 def _readable_entries(
-    entries: list[Any], location: str
+    entries: list[Any], location: str, surrogates: bool
 ) -> tuple[list[Any], list[tuple[int | None, CostRecord]], list[Any]]:
     """The cost entries a read can use, as read and as records, and the damaged ones (each
     reported by a warning)."""
     good, records, damaged = [], [], []
     for entry in entries:
         try:
+            if surrogates and unencodable(entry):
+                raise ValidationError("it holds a lone surrogate, which is not valid Unicode")
             records.append(_cost(entry))
         except SessionsError as exc:
             damaged.append(entry)
