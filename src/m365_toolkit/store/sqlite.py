@@ -155,17 +155,26 @@ class SQLiteDialect(Dialect):
         """Turn driver errors into the toolkit's, naming the store, by SQLite's error name."""
         try:
             yield
+        except UnicodeDecodeError as exc:
+            # SQLite's own message quoted text of a damaged schema that is not UTF-8.
+            raise CorruptStoreError(
+                f"The session store {self.location!r} is corrupt (its schema is not valid "
+                "UTF-8 text). It was left untouched; restore it from a backup or name another "
+                "store.",
+                self.location,
+            ) from exc
         except sqlite3.Error as exc:
             name = getattr(exc, "sqlite_errorname", "") or ""
+            said = _one_line(exc)
             if name.startswith(_CORRUPT):
                 raise CorruptStoreError(
-                    f"The session store {self.location!r} is corrupt ({exc}). It was left "
+                    f"The session store {self.location!r} is corrupt ({said}). It was left "
                     "untouched; restore it from a backup or name another store.",
                     self.location,
                 ) from exc
             if name.startswith("SQLITE_READONLY"):
                 raise StoreError(
-                    f"The session store {self.location!r} is read-only for this user ({exc}): "
+                    f"The session store {self.location!r} is read-only for this user ({said}): "
                     "it can be queried, not written.",
                     self.location,
                 ) from exc
@@ -181,7 +190,9 @@ class SQLiteDialect(Dialect):
                     f"more than {self._timeout:g} s.",
                     self.location,
                 ) from exc
-            raise StoreError(f"The session store {self.location!r} failed: {exc}.") from exc
+            raise StoreError(
+                f"The session store {self.location!r} failed: {said}.", self.location
+            ) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -386,6 +397,12 @@ class SQLiteDialect(Dialect):
 
 
 _UNDECODABLE = "Could not decode to UTF-8"
+
+
+def _one_line(exc: BaseException) -> str:
+    """SQLite's message on one line and short: it may quote a damaged schema or row."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _text_or_bytes(raw: bytes) -> str | bytes:
