@@ -43,18 +43,18 @@ from bench_sessions import (
     ratios,
     timed,
 )
-
-from m365_toolkit import SessionManager
-from m365_toolkit._util.system import format_time, parse_time, utc_now
-from m365_toolkit.cost_tracker import GPT5CostTracker
-from m365_toolkit.costs.budgets import CONFIG_ENV
-from m365_toolkit.costs.model import GROUPS
 from m365_toolkit.store._sql import (
     ADD_SESSION_COST,
     INSERT_COST,
     MIGRATIONS,
     SESSION_COST_TOTALS,
 )
+
+from m365_toolkit import SessionManager
+from m365_toolkit._util.system import format_time, parse_time, utc_now
+from m365_toolkit.cost_tracker import GPT5CostTracker
+from m365_toolkit.costs.budgets import CONFIG_ENV
+from m365_toolkit.costs.model import GROUPS
 from m365_toolkit.store.sqlite import CONNECTION_PRAGMAS, SQLiteStore
 
 HERE = Path(__file__).resolve().parent

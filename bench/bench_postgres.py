@@ -36,10 +36,6 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
-
-from m365_toolkit import SessionManager
-from m365_toolkit._util.system import hostname
-from m365_toolkit.store import _safe
 from m365_toolkit.store._pg_sql import (
     APPEND_EVENT,
     FINISH_SESSION,
@@ -47,6 +43,10 @@ from m365_toolkit.store._pg_sql import (
     INSERT_SESSION,
     LOCK_SESSION,
 )
+
+from m365_toolkit import SessionManager
+from m365_toolkit._util.system import hostname
+from m365_toolkit.store import _safe
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 STORE_USER = "bench-store@contoso.com"

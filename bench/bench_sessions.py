@@ -34,9 +34,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from m365_toolkit.store._sql import MIGRATIONS
+
 from m365_toolkit import SessionManager
 from m365_toolkit._util.system import format_time, hostname, parse_time, utc_now
-from m365_toolkit.store._sql import MIGRATIONS
 from m365_toolkit.store.sqlite import CONNECTION_PRAGMAS, SQLiteStore
 
 HERE = Path(__file__).resolve().parent
