@@ -24,6 +24,7 @@ error whose message spans several lines. The first few of each are printed.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -81,9 +82,13 @@ class Tally:
     changed: int = 0
     examples: list[str] = field(default_factory=list)
 
+    kinds: dict[str, int] = field(default_factory=dict)
+
     def crash(self, what: str) -> None:
         self.crashes += 1
-        if len(self.examples) < 5:
+        kind = what.strip().splitlines()[-1][:160] if what.strip() else "?"
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        if self.kinds[kind] == 1 and len(self.examples) < 10:  # one example of each kind
             self.examples.append(what)
 
 
@@ -108,7 +113,7 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 def _hostile(rng: random.Random, depth: int = 0) -> Any:
     roll = rng.random()
     if roll < 0.6 or depth > 2:
-        return rng.choice(HOSTILE)
+        return copy.deepcopy(rng.choice(HOSTILE))  # a later mutation must not change HOSTILE
     if roll < 0.7:
         return rng.randint(-(2**70), 2**70)
     if roll < 0.8:
@@ -124,18 +129,18 @@ def _hostile(rng: random.Random, depth: int = 0) -> Any:
 
 
 def mutate_record(record: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    copy = json.loads(json.dumps(record))
+    mutated = json.loads(json.dumps(record))
     for _ in range(rng.randint(1, 3)):
-        paths = _paths(copy)
+        paths = _paths(mutated)
         path = rng.choice(paths)
-        target: Any = copy
+        target: Any = mutated
         for part in path[:-1]:
             target = target[part]
         if rng.random() < 0.1 and isinstance(target, dict):
             target.pop(path[-1], None)
         else:
             target[path[-1]] = _hostile(rng)
-    return copy
+    return mutated
 
 
 def mutate_bytes(body: bytes, rng: random.Random) -> bytes:
@@ -183,7 +188,11 @@ def run_import(fmt: str, location: str, inputs: int, rng: random.Random, work: P
     store = open_store(location)
     try:
         for number in range(inputs):
-            source.write_bytes(import_input(fmt, rng, number))
+            try:
+                body = import_input(fmt, rng, number)
+            except (ValueError, RecursionError):  # the harness could not serialise its input
+                continue
+            source.write_bytes(body)
             before = store.counts()
             tally.inputs += 1
             try:
@@ -341,6 +350,8 @@ def main() -> None:
             print(f"{name:<14}{tally.inputs:>9}{tally.rejected:>10}{tally.accepted:>10}"
                   f"{tally.crashes:>9}{tally.changed:>9}{time.perf_counter() - began:>9.0f}",
                   flush=True)  # fmt: skip
+            for kind, count in tally.kinds.items():
+                print(f"    {count} x {kind}", flush=True)
             for example in tally.examples:
                 print(f"    crash: {example}", file=sys.stderr)
     finally:

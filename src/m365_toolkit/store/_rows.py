@@ -237,6 +237,8 @@ def session_dicts(
     for ref, session in sessions:
         if id(session) in bad:
             problem: tuple[str, str] | None = ("metadata", _json_reason(session["metadata"]))
+        elif type(ref) is not int:  # a damaged schema can shift a row's columns
+            problem = ("row id", f"{ref!r:.40} is not a number")
         else:
             problem = session_problem(session)
         if problem is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._util.closing import Closing
 from .._util.values import to_json
-from ..errors import InvalidTransition, SessionNotFound
+from ..errors import CorruptStoreError, InvalidTransition, SessionNotFound
 from ..sessions.model import Event, Session, Status, duration_between, with_seq
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
@@ -318,7 +318,14 @@ class SQLStore(Closing):
             events = conn.execute(self.sql.scan_events, (rows[0][0], rows[-1][0])).fetchall()
             bad_events: dict[int, tuple[str, str]] = {}
             found = attach_events(found, event_dicts(events, bad_events), bad_events, damaged)
-            return int(rows[-1][0]), found, damaged
+            last = rows[-1][0]
+            if isinstance(last, bool) or not isinstance(last, int):  # only a damaged schema
+                raise CorruptStoreError(
+                    f"The session store {self.location!r} is corrupt: its row ids are not "
+                    "numbers. It was left untouched; restore it from a backup.",
+                    self.location,
+                )
+            return last, found, damaged
 
         after = 0
         while True:
