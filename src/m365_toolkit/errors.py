@@ -13,6 +13,9 @@ Every error derives from :class:`SessionsError`, so callers can catch them all a
     └── StoreError                                 .location of the store
         ├── CorruptStoreError                      unreadable or not a toolkit store
         └── SchemaError                            store written by a newer version
+
+One warning: :class:`DamagedRecordWarning` (a ``UserWarning``), for each stored session a read
+left out because damage made it unreadable; the read goes on with the others.
 """
 
 from __future__ import annotations
@@ -112,3 +115,15 @@ class CorruptStoreError(StoreError):
 
 class SchemaError(StoreError):
     """The store's schema is newer than this version of the toolkit understands."""
+
+
+class DamagedRecordWarning(UserWarning):
+    """A stored session could not be read (its row or record is damaged) and was left out.
+
+    The read goes on with the other sessions. The CLI prints each one and exits with 1.
+    """
+
+    def __init__(self, message: str, session_id: str, field: str) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.field = field

@@ -32,9 +32,15 @@ def parse_time(text: str, what: str = "timestamp") -> datetime:
         moment = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         raise ValidationError(f"{what} {text!r} is not an ISO 8601 timestamp.") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # interpret as local time
-    return moment.astimezone(UTC)
+    try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # interpret as local time
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError, OSError):
+        # 0001-01-01T00:00+05:00 is a valid ISO text whose UTC time is before the year 1.
+        raise ValidationError(
+            f"{what} {text!r} is out of range: in UTC it falls before the year 1 or after 9999."
+        ) from None
 
 
 def detect_user() -> str:

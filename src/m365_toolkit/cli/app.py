@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -17,9 +18,10 @@ from rich.console import Console
 
 from .. import __version__, settings
 from ..data.retention import parse_age
-from ..errors import SessionsError, ValidationError
+from ..errors import DamagedRecordWarning, SessionsError, ValidationError
 from ..sessions.manager import SessionManager
 from ..sessions.model import Session
+from ..sessions.query import window_start
 
 F = TypeVar("F", bound=Callable[..., Any])
 STORE_HELP = (
@@ -46,13 +48,41 @@ def store_options(command: F) -> F:
     @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
     @functools.wraps(command)
     def wrapper(*args: Any, store: str | None, as_json: bool, **kwargs: Any) -> Any:
-        try:
-            with SessionManager(store) as manager:
-                return command(*args, manager=manager, as_json=as_json, **kwargs)
-        except SessionsError as exc:
-            raise click.ClickException(str(exc)) from exc
+        with reporting_damage():
+            try:
+                with SessionManager(store) as manager:
+                    return command(*args, manager=manager, as_json=as_json, **kwargs)
+            except SessionsError as exc:
+                raise click.ClickException(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def reporting_damage() -> Iterator[None]:
+    """Print each damaged record a command's reads left out, and then exit with 1.
+
+    The command goes on with the readable records; scripts learn from the exit status that
+    some were left out. Other warnings are passed on as they came.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DamagedRecordWarning)
+        try:
+            yield
+        finally:
+            damaged: dict[str, None] = {}  # each message once, in order
+            for item in caught:
+                if issubclass(item.category, DamagedRecordWarning):
+                    damaged.setdefault(str(item.message))
+                else:
+                    warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+            for message in damaged:  # also when the command failed: say what it found
+                click.echo(f"Warning: {message}", err=True)
+    if damaged:
+        raise click.ClickException(
+            f"Found {len(damaged)} damaged record(s) (see the warnings above); the others "
+            "were read."
+        )
 
 
 def root_options(command: F) -> F:
@@ -92,10 +122,45 @@ def root_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def days_option(help_text: str) -> Callable[[F], F]:
-    """``--days N``, 30 by default."""
+class Days(click.ParamType[Any, Any]):
+    """A number of days of 0 or more, or ``all`` (no time limit, read as ``None``)."""
+
+    name = "days"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, (int, float)):
+            number = value
+        elif str(value).strip().lower() == "all":
+            return None
+        else:
+            try:
+                number = float(value)
+            except ValueError:
+                self.fail(f"{str(value)[:40]!r} is not a number of days or 'all'.", param, ctx)
+        try:
+            window_start(number)
+        except ValidationError as exc:
+            self.fail(f"{str(exc).replace('leave it out (None)', 'use all')}", param, ctx)
+        return number
+
+
+DAYS = Days()
+
+
+def window_text(days: float | None) -> str:
+    """``in the last 30 days`` or ``of all time``, for titles and messages."""
+    return "of all time" if days is None else f"in the last {days:g} days"
+
+
+def days_option(help_text: str, default: float | None = 30) -> Callable[[F], F]:
+    """``--days N`` (or ``--days all``), 30 by default."""
     return click.option(
-        "--days", type=click.FloatRange(min=0), default=30, show_default=True, help=help_text
+        "--days",
+        type=DAYS,
+        default=default,
+        show_default=default is not None,
+        metavar="N|all",
+        help=f"{help_text} 'all' for no time limit.",
     )
 
 

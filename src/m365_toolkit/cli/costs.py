@@ -10,7 +10,7 @@ from ..costs.model import GROUPS
 from ..sessions.manager import SessionManager
 from ..sessions.query import window_start
 from . import render
-from .app import cli, console, days_option, echo_json, store_options
+from .app import cli, console, days_option, echo_json, store_options, window_text
 
 
 @cli.group()
@@ -35,14 +35,14 @@ def _tracker(manager: SessionManager, **options: Any) -> Any:
     help="What to group the costs by.",
 )
 @store_options
-def cost_report(manager: SessionManager, as_json: bool, days: float, group_by: str) -> None:
+def cost_report(manager: SessionManager, as_json: bool, days: float | None, group_by: str) -> None:
     """Costs, requests and tokens grouped by model, type, operation, user or day."""
     groups = manager.store.costs.report(group_by, window_start(days))
     if as_json:
         echo_json([group.to_dict(group_by) for group in groups])
         return
     if not groups:
-        click.echo(f"No LLM costs in the last {days:g} days in {manager.storage_path}.")
+        click.echo(f"No LLM costs {window_text(days)} in {manager.storage_path}.")
         return
     console().print(render.costs_table(groups, group_by, days))
 

@@ -30,7 +30,7 @@ from ..sessions.manager import SessionManager
 from ..sessions.query import window_start
 from ..store import SCAN_BATCH, StoreCounts, StoreLocation, _safe, open_store
 from . import render
-from .app import cli, console, echo_json, store_options
+from .app import cli, console, days_option, echo_json, store_options
 from .sessions import sessions
 
 
@@ -50,9 +50,7 @@ from .sessions import sessions
     metavar="URL",
     help="With --format otlp: the OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces.",
 )
-@click.option(
-    "--days", type=click.FloatRange(min=0), help="Only sessions started in the last N days."
-)
+@days_option("Only sessions started in the last N days [default: all].", default=None)
 @click.option(
     "-o",
     "--output",

@@ -128,9 +128,10 @@ def print_session(console: Console, session: Session) -> None:
 # -- costs -----------------------------------------------------------------------------------
 
 
-def costs_table(groups: Sequence[CostGroup], group_by: str, days: float) -> Table:
+def costs_table(groups: Sequence[CostGroup], group_by: str, days: float | None) -> Table:
     """Costs, requests and tokens per group, with a total row."""
-    table = Table(title=f"LLM costs by {group_by} - last {days:g} days", title_justify="left")
+    window = "all time" if days is None else f"last {days:g} days"
+    table = Table(title=f"LLM costs by {group_by} - {window}", title_justify="left")
     first = group_by.capitalize()
     for column in (first, "Requests", "Input", "Cached", "Output", "Cost (USD)"):
         table.add_column(column, justify="left" if column == first else "right")

@@ -11,7 +11,15 @@ from ..sessions.formatting import format_statistics
 from ..sessions.manager import SessionManager
 from ..sessions.model import Status
 from . import render
-from .app import cli, console, days_option, echo_json, parse_age_option, store_options
+from .app import (
+    cli,
+    console,
+    days_option,
+    echo_json,
+    parse_age_option,
+    store_options,
+    window_text,
+)
 
 
 @cli.group()
@@ -38,7 +46,7 @@ def list_sessions(
     operation_type: str | None,
     user: str | None,
     status: str | None,
-    days: float,
+    days: float | None,
     limit: int,
 ) -> None:
     """List recent sessions, newest first."""
@@ -47,9 +55,9 @@ def list_sessions(
         echo_json(history)
         return
     if not history:
-        click.echo(f"No sessions in the last {days:g} days in {manager.storage_path}.")
+        click.echo(f"No sessions {window_text(days)} in {manager.storage_path}.")
         return
-    console().print(render.sessions_table(history, f"Sessions - last {days:g} days"))
+    console().print(render.sessions_table(history, f"Sessions {window_text(days)}"))
 
 
 @sessions.command("show")
@@ -69,7 +77,7 @@ def show_session(manager: SessionManager, as_json: bool, session_id: str) -> Non
 @sessions.command("stats")
 @days_option("Sessions started in the last N days.")
 @store_options
-def session_stats(manager: SessionManager, as_json: bool, days: float) -> None:
+def session_stats(manager: SessionManager, as_json: bool, days: float | None) -> None:
     """Statistics by operation type, user and status."""
     stats = manager.get_statistics(days)
     if as_json:

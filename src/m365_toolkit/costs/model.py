@@ -14,12 +14,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from .._util import checks
 from .._util.system import format_time, parse_time
-from .._util.values import clean_mapping
+from .._util.values import clean_mapping, require_name
 from ..errors import ValidationError
 
 GROUPS = ("model", "type", "operation", "user", "day")
 PICO = Decimal("1e-12")  # costs are exact to a millionth of a millionth of a dollar
+MAX_TOKENS = 10**12
+"""The most tokens one count of one request may hold: far beyond any context window, and
+small enough that millions of such records still sum inside a 64-bit column."""
+MAX_COST = Decimal(10_000)
+"""The most USD one part of one request may cost. Stores keep picodollars in 64-bit
+integers (at most about $9.2 million per sum), so a bound per record keeps every total
+of hundreds of records exact instead of overflowing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +43,14 @@ class TokenUsage:
         for name in ("input", "output", "cached_input", "reasoning"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValidationError(f"{name} tokens must be a whole number >= 0, not {value!r}.")
+                raise ValidationError(
+                    f"{name} tokens must be a whole number >= 0, not {_short(value)}."
+                )
+            if value > MAX_TOKENS:
+                raise ValidationError(
+                    f"{name} tokens must be at most {MAX_TOKENS:,}, not {_short(value)}: no "
+                    "request uses that many."
+                )
         if self.cached_input > self.input:
             raise ValidationError(
                 f"cached_tokens ({self.cached_input}) cannot exceed prompt_tokens ({self.input}): "
@@ -59,6 +74,20 @@ class Cost:
     cached_input: Decimal
     output: Decimal
     source: str
+
+    def __post_init__(self) -> None:
+        for name in ("input", "cached_input", "output"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite():
+                raise ValidationError(
+                    f"The {name} cost must be a finite Decimal amount of USD, not {_short(value)}."
+                )
+            if not 0 <= value <= MAX_COST:
+                raise ValidationError(
+                    f"The {name} cost must be from $0 to ${MAX_COST:,}, not {_short(value)}."
+                )
+        if not isinstance(self.source, str):
+            raise ValidationError(f"The price source must be a string, not {_short(self.source)}.")
 
     @property
     def total(self) -> Decimal:
@@ -120,30 +149,37 @@ class CostRecord:
         Raises:
             ValidationError: A required field is missing or a value is not valid.
         """
+        if not isinstance(entry, Mapping):
+            raise ValidationError(f"A cost entry must be an object, not {type(entry).__name__}.")
         try:
-            tokens = entry.get("tokens") or {}
-            cost = entry["cost"]
-            if not isinstance(cost, Mapping):
-                raise ValidationError(f"A cost entry's cost must be an object, not {cost!r}.")
-            return cls(
-                parse_time(entry["timestamp"], "cost entry timestamp"),
-                entry.get("session_id") or None,
-                str(entry.get("user") or "unknown"),
-                entry.get("operation_type") or None,
-                str(entry["model"]),
-                str(entry.get("request_type") or "chat"),
-                TokenUsage(
-                    _whole(tokens.get("input", 0)), _whole(tokens.get("output", 0)),
-                    _whole(tokens.get("cached_input", 0)), _whole(tokens.get("reasoning", 0)),
-                ),
-                Cost(
-                    _money(cost.get("input", 0)), _money(cost.get("cached_input", 0)),
-                    _money(cost.get("output", 0)), str(entry.get("price_source") or "imported"),
-                ),
-                clean_mapping(entry.get("metadata"), "cost entry metadata"),
-            )  # fmt: skip
+            raw_time, cost, model = entry["timestamp"], entry["cost"], entry["model"]
         except KeyError as exc:
             raise ValidationError(f"Cost entry lacks the field {exc.args[0]!r}.") from None
+        tokens = entry.get("tokens") or {}
+        if not isinstance(tokens, Mapping):
+            raise ValidationError(f"A cost entry's tokens must be an object, not {tokens!r:.60}.")
+        if not isinstance(cost, Mapping):
+            raise ValidationError(f"A cost entry's cost must be an object, not {cost!r:.60}.")
+        user = entry.get("user") or "unknown"
+        return cls(
+            parse_time(raw_time, "cost entry timestamp"),
+            checks.optional_text(entry.get("session_id"), "session_id") or None,
+            require_name(user, "user"),
+            checks.optional_text(entry.get("operation_type"), "operation_type") or None,
+            require_name(model, "model"),
+            require_name(entry.get("request_type") or "chat", "request_type"),
+            TokenUsage(
+                _whole(tokens.get("input", 0)), _whole(tokens.get("output", 0)),
+                _whole(tokens.get("cached_input", 0)), _whole(tokens.get("reasoning", 0)),
+            ),
+            Cost(
+                _money(cost.get("input", 0), "input"),
+                _money(cost.get("cached_input", 0), "cached_input"),
+                _money(cost.get("output", 0), "output"),
+                checks.text(entry.get("price_source") or "imported", "price_source"),
+            ),
+            clean_mapping(entry.get("metadata"), "cost entry metadata"),
+        )  # fmt: skip
 
     def to_entry(self) -> dict[str, Any]:
         """The cost log's entry format (the original toolkit's, plus the links)."""
@@ -214,14 +250,23 @@ def _whole(value: Any) -> int:
     return value  # type: ignore[no-any-return]  # TokenUsage rejects anything else
 
 
-def _money(value: Any) -> Decimal:
+def _money(value: Any, part: str = "") -> Decimal:
     """A float or string amount of the cost log as the exact decimal it was written as."""
+    what = f"The {part} cost" if part else "A cost amount"
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise ValidationError(f"A cost amount must be a number, not {value!r}.")
+        raise ValidationError(f"{what} must be a number, not {_short(value)}.")
     try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        raise ValidationError(f"A cost amount must be a number, not {value!r}.") from None
+        return Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):
+        raise ValidationError(f"{what} must be a number, not {_short(value)}.") from None
+
+
+def _short(value: Any) -> str:
+    """A bad value as at most 60 characters (an integer of thousands of digits has no repr)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"(an integer of {value.bit_length()} bits)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_group(group_by: str) -> str:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from .._util.system import Clock, utc_now
 from ..errors import ValidationError
+from ..sessions.query import moment_before
 from ..store import PruneResult, Store
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -19,10 +20,15 @@ def parse_age(text: str) -> timedelta:
     Raises:
         ValidationError: The text is not such an age.
     """
-    match = _AGE.match(text)
+    match = _AGE.match(text) if isinstance(text, str) else None
     if not match:
-        raise ValidationError(f"{text!r} is not an age such as 30m, 12h, 365d or 2w.")
-    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+        raise ValidationError(f"{text!r:.60} is not an age such as 30m, 12h, 365d or 2w.")
+    try:
+        return timedelta(**{_UNITS[match[2]]: float(match[1])})
+    except OverflowError:  # timedelta ends at 999,999,999 days
+        raise ValidationError(
+            f"{text.strip()[:40]!r} is longer than any age a session can have (before the year 1)."
+        ) from None
 
 
 def prune_sessions(
@@ -41,5 +47,5 @@ def prune_sessions(
         ValidationError: ``older_than`` is not positive.
     """
     if older_than <= timedelta(0):
-        raise ValidationError(f"The retention age must be positive, not {older_than}.")
-    return store.prune(clock() - older_than, dry_run=dry_run)
+        raise ValidationError(f"The retention age must be more than 0, not {older_than}.")
+    return store.prune(moment_before(older_than, clock), dry_run=dry_run)

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from .._util import checks
 from .._util import system as _system
 from .._util.values import clean_mapping, redact_text, require_name
 from ..errors import ValidationError
@@ -80,17 +81,29 @@ class Event:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Event:
-        """Read an event from the guide's storage format."""
+        """Read an event from the guide's storage format.
+
+        Raises:
+            ValidationError: A field is missing or holds a value of the wrong type or range;
+                the message names the field.
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"An event must be an object, not {type(data).__name__}.")
         try:
-            return cls(
-                _system.parse_time(data["timestamp"], "event timestamp"),
-                require_name(data["type"], "event type"),
-                redact_text(str(data.get("description", ""))),
-                clean_mapping(data.get("data"), "event data"),
-                data.get("seq"),
-            )
+            timestamp, event_type = data["timestamp"], data["type"]
         except KeyError as exc:
             raise ValidationError(f"Event record lacks the field {exc.args[0]!r}.") from None
+        description = data.get("description")
+        seq = data.get("seq")
+        return cls(
+            _system.parse_time(timestamp, "event timestamp"),
+            require_name(event_type, "event type"),
+            redact_text(checks.text(description, "event description"))
+            if description is not None
+            else "",
+            clean_mapping(data.get("data"), "event data"),
+            checks.whole(seq, "event seq") if seq is not None else None,
+        )
 
 
 def with_seq(event: Event, seq: int) -> Event:

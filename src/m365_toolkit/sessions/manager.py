@@ -21,7 +21,7 @@ from ..errors import ConfigError, CorruptStoreError, InvalidTransition, SessionN
 from ..store import ImportResult, Store, StoreLocation, _safe, open_store
 from .formatting import format_statistics
 from .model import Completion, Event, Session, Status, completion_event, final_status, with_seq
-from .query import SessionQuery, parse_status, window_start
+from .query import SessionQuery, moment_before, parse_status, window_start
 from .scope import SessionScope as SessionScope  # re-exported: it lived here
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ class SessionManager(Closing):
         host, a container's PID namespace, a session of a release that did not record it —
         is stale only when ``older_than`` is given and it started longer ago than that.
         """
-        cutoff = self.clock() - older_than if older_than is not None else None
+        cutoff = moment_before(older_than, self.clock) if older_than is not None else None
         stale = []
         for record in self.store.history(SessionQuery(status=Status.ACTIVE, with_events=False)):
             pid = record.get("pid")

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from .._util import checks
 from .._util import system as _system
 from .._util.values import clean_mapping, require_name
-from ..errors import InvalidTransition, ValidationError
+from ..errors import InvalidTransition, SerializationError, ValidationError
 from .event import FINAL_STATUSES, Event, Status, final_status, with_seq
 
 __all__ = [
@@ -250,7 +251,8 @@ class Session:
         if self._recorder is not None:
             completion = self._record(self._recorder.record_completion, final)
         else:
-            end_time = self._clock()
+            # A clock that stepped back (NTP) must not end a session before it started.
+            end_time = max(self._clock(), self.start_time)
             completion = Completion(
                 final,
                 end_time,
@@ -283,10 +285,20 @@ class Session:
                 the start and ``end_time``.
 
         Raises:
-            ValidationError: ``status`` is not a final status.
+            ValidationError: ``status`` is not a final status, ``end_time`` is naive or before
+                the start, or ``duration_seconds`` is negative, NaN or infinite.
             InvalidTransition: The session has already finished.
         """
         final = final_status(status)
+        if not isinstance(end_time, datetime) or end_time.tzinfo is None:
+            raise ValidationError(f"end_time must be a timezone-aware datetime, not {end_time!r}.")
+        if end_time < self.start_time:
+            raise ValidationError(
+                f"end_time {end_time.isoformat()} is before the start of session "
+                f"{self.session_id!r} ({self.start_time.isoformat()})."
+            )
+        if duration_seconds is not None:
+            duration_seconds = checks.seconds(duration_seconds, "duration_seconds")
         self._require_active("complete")
         self._status = final
         self._end_time = end_time
@@ -340,26 +352,48 @@ class Session:
         Raises:
             ValidationError: A required field is missing or a value is not acceptable.
         """
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"A session record must be an object, not {type(data).__name__}.")
         try:
             session_id = require_name(data["session_id"], "session_id")
-            user = require_name(data.get("user") or "unknown", "user")
-            operation_type = data.get("operation_type")
-            operation_type = (
-                require_name(operation_type, "operation_type")
-                if operation_type is not None
-                else "general"
-            )
-            metadata = clean_mapping(data.get("metadata"), "metadata")
-            start_time = _system.parse_time(data["start_time"], "start_time")
+            raw_start = data["start_time"]
         except KeyError as exc:
             raise ValidationError(f"Session record lacks the field {exc.args[0]!r}.") from None
+        user = require_name(data.get("user") or "unknown", "user")
+        operation_type = data.get("operation_type")
+        operation_type = (
+            require_name(operation_type, "operation_type")
+            if operation_type is not None
+            else "general"
+        )
+        metadata = clean_mapping(data.get("metadata"), "metadata")
+        start_time = _system.parse_time(raw_start, "start_time")
         raw_status = data.get("status") or Status.ACTIVE.value
         status = Status.ACTIVE if raw_status == "active" else final_status(raw_status)
         raw_end = data.get("end_time")
-        end_time = _system.parse_time(raw_end, "end_time") if raw_end else None
+        end_time = _system.parse_time(raw_end, "end_time") if raw_end not in (None, "") else None
+        if end_time is not None:
+            if status is Status.ACTIVE:
+                raise ValidationError(
+                    f"end_time is {raw_end!r} but the status is 'active': an active session "
+                    "has not ended."
+                )
+            if end_time < start_time:
+                raise ValidationError(f"end_time {raw_end!r} is before start_time {raw_start!r}.")
         duration = data.get("duration_seconds")
-        if duration is None and end_time is not None:
+        if duration is not None:
+            duration = checks.seconds(duration, "duration_seconds")
+            if status is Status.ACTIVE:
+                raise ValidationError(
+                    f"duration_seconds is {duration!r} but the status is 'active': an active "
+                    "session has no duration yet."
+                )
+        elif end_time is not None:
             duration = duration_between(start_time, end_time)
+        pid = data.get("pid")
+        cost = data.get("cost")
+        if cost is not None and not isinstance(cost, Mapping):
+            raise ValidationError(f"cost must be an object, not {type(cost).__name__}.")
         session = cls.__new__(cls)
         session._assign(
             session_id,
@@ -367,15 +401,15 @@ class Session:
             operation_type,
             metadata,
             start_time=start_time,
-            host=data.get("host"),
-            pid=int(data["pid"]) if data.get("pid") is not None else None,
+            host=checks.optional_text(data.get("host"), "host"),
+            pid=checks.whole(pid, "pid") if pid is not None else None,
             process=data["process"] if isinstance(data.get("process"), dict) else None,
-            events=[Event.from_dict(event) for event in data.get("events") or ()],
+            events=_events(data.get("events")),
             clock=clock,
             status=status,
             end_time=end_time,
-            duration_seconds=float(duration) if duration is not None else None,
-            cost=data.get("cost"),
+            duration_seconds=duration,
+            cost=dict(cost) if cost is not None else None,
         )
         return session
 
@@ -390,6 +424,23 @@ class Session:
             # Completed by another process meanwhile: the store's status is the truth.
             self._status = Status(exc.status)
             raise
+
+
+def _events(value: object) -> list[Event]:
+    """A record's ``events``: a list of event objects, each error naming its position."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(
+            f"events must be a list of event objects, not {type(value).__name__}."
+        )
+    events = []
+    for index, item in enumerate(value):
+        try:
+            events.append(Event.from_dict(item))
+        except (ValidationError, SerializationError) as exc:
+            raise ValidationError(f"events[{index}]: {exc}") from None
+    return events
 
 
 def _new_id() -> str:

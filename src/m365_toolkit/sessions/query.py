@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .._util.system import Clock, utc_now
-from ..errors import ValidationError
+from ..errors import DamagedRecordWarning, ValidationError
 from .model import Status
 
 
@@ -33,12 +35,45 @@ class SessionQuery:
 
 
 def window_start(days: float | None, clock: Clock = utc_now) -> datetime | None:
-    """The start of a window of ``days`` days ending now (``None`` for no limit)."""
+    """The start of a window of ``days`` days ending now (``None`` for no limit).
+
+    Raises:
+        ValidationError: ``days`` is not a finite number of 0 or more, or reaches back
+            before the year 1 (``None`` means "all time").
+    """
     if days is None:
         return None
-    if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
-        raise ValidationError(f"days must be a number of 0 or more, not {days!r}.")
-    return clock() - timedelta(days=days)
+    if isinstance(days, bool) or not isinstance(days, (int, float)):
+        raise ValidationError(f"days must be a number of 0 or more, not {days!r:.60}.")
+    if isinstance(days, float) and not math.isfinite(days):
+        raise ValidationError(
+            f"days must be a finite number, not {days!r}; leave it out (None) for all time."
+        )
+    if days < 0:
+        raise ValidationError(f"days must be a number of 0 or more, not {days!r:.60}.")
+    now = clock()
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:
+        raise ValidationError(
+            f"days={days:.6g} reaches back before the year 1; leave it out (None) for all time."
+            if isinstance(days, float)
+            else "days reaches back before the year 1; leave it out (None) for all time."
+        ) from None
+
+
+def moment_before(age: timedelta, clock: Clock = utc_now) -> datetime:
+    """The moment ``age`` before now (the cutoff of ``prune`` and ``reap --older-than``).
+
+    Raises:
+        ValidationError: That moment would be before the year 1.
+    """
+    try:
+        return clock() - age
+    except OverflowError:
+        raise ValidationError(
+            f"An age of {age.days:,} days reaches back before the year 1."
+        ) from None
 
 
 def parse_status(status: str | None) -> Status | None:
@@ -73,9 +108,17 @@ def statistics_from_groups(groups: list[tuple[str, str, str, int, float, int]]) 
     total = timed = 0
     duration_sum = 0.0
     for operation_type, user, status, count, group_duration, group_timed in groups:
+        operation_type, user, status = (
+            _text(operation_type, "operation type"),
+            _text(user, "user"),
+            _text(status, "status"),
+        )
         total += count
-        timed += group_timed
-        duration_sum += group_duration or 0.0
+        if group_duration is not None and math.isfinite(group_duration):
+            timed += group_timed
+            duration_sum += group_duration
+        elif group_duration is not None:
+            _warn_damaged("duration", group_duration)
         by_type[operation_type] = by_type.get(operation_type, 0) + count
         by_user[user] = by_user.get(user, 0) + count
         by_status[status] = by_status.get(status, 0) + count
@@ -86,6 +129,25 @@ def statistics_from_groups(groups: list[tuple[str, str, str, int, float, int]]) 
     stats["by_user"] = _by_count(by_user)
     stats["by_status"] = _by_count(by_status)
     return stats
+
+
+def _text(value: Any, what: str) -> str:
+    """A group key as text: damage can leave bytes or a number where text was stored."""
+    if isinstance(value, str):
+        return value
+    shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    _warn_damaged(what, value, shown)
+    return shown
+
+
+def _warn_damaged(what: str, value: Any, shown: str | None = None) -> None:
+    counted = f"; counted as {shown!r:.60}" if shown is not None else "; left out of the average"
+    warnings.warn(
+        DamagedRecordWarning(
+            f"A stored session's {what} is damaged ({value!r:.60}){counted}.", "", what
+        ),
+        stacklevel=3,
+    )
 
 
 def _by_count(counts: dict[str, int]) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -10,10 +11,20 @@ from typing import Any
 
 from .._util.atomic import atomic_text_file
 from .._util.system import process_alive
-from ..errors import ConfigError, CorruptStoreError
-from ._filelock import FileLock
+from ..errors import ConfigError, CorruptStoreError, StoreError
+from ._filelock import FileLock, os_reason
 
 Record = dict[str, Any]
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def unencodable(record: Any) -> bool:
+    """Whether a record read from JSON holds a lone surrogate (it cannot be written back)."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class JsonArrayFile:
@@ -28,10 +39,16 @@ class JsonArrayFile:
         self.location = str(self.path)
         self._what = what
         self._is_record = is_record
-        if self.path.is_dir():
-            raise ConfigError(f"The {what} path {self.location!r} is a folder; name a file.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path.is_dir():
+                raise ConfigError(f"The {what} path {self.location!r} is a folder; name a file.")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a path under a file, a name too long, no permission, ...
+            raise StoreError(
+                f"Cannot open the {what} {self.location!r}: {os_reason(exc)}.", self.location
+            ) from exc
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
+        self.may_hold_surrogates = False
         self.read()  # report a corrupt file now, not at the first write
         self._remove_leftovers()
 
@@ -48,6 +65,9 @@ class JsonArrayFile:
             ) from exc
         if not text.strip():
             return []
+        # A \ud800 escape is valid JSON but reads as a lone surrogate, which no file can be
+        # written with: the store then checks each record for one (only then: it costs).
+        self.may_hold_surrogates = _SURROGATE_ESCAPE.search(text) is not None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -89,6 +109,11 @@ class JsonArrayFile:
 
     def write(self, records: list[Record]) -> None:
         """Replace the file's records (call it with the lock held)."""
-        body = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
+        # A damaged record with a lone surrogate is written back as it was read: escaped.
+        ascii_if_needed = self.may_hold_surrogates
+        body = ",\n".join(
+            json.dumps(record, ensure_ascii=ascii_if_needed and unencodable(record))
+            for record in records
+        )
         with atomic_text_file(self.path, self._what) as file:
             file.write(f"[\n{body}\n]\n" if records else "[]\n")

@@ -10,6 +10,7 @@ readers never see half a file and concurrent writers never lose each other's rec
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Any
 
 from .._util.atomic import atomic_text_file
 from ..costs.model import CostRecord
-from ..errors import StoreError
-from ._jsonarray import JsonArrayFile
+from ..errors import DamagedRecordWarning, SessionsError, StoreError, ValidationError
+from ._jsonarray import JsonArrayFile, unencodable
+from ._rows import Damage, record_problem, warn_damaged
 from .memory import MemoryState, MemoryStore
 from .memory_chain import ChainState
 from .memory_costs import MemoryCostLog
@@ -70,9 +72,9 @@ class JsonStore(MemoryStore):
             # Costs first: a crash between the two leaves sessions that a re-run of a prune
             # deletes, never costs of sessions that are gone.
             if costs:
-                self._costs_file().write(_entries(state, loaded))
+                self._costs_file().write(_entries(state, loaded) + state.damaged_entries)
             if sessions:
-                self._file.write(state.sessions)
+                self._file.write(state.sessions + state.damaged)
 
     @contextmanager
     def _chain_writing(self) -> Iterator[ChainState]:
@@ -105,12 +107,16 @@ class JsonStore(MemoryStore):
                 file.write(after)
 
     def _load(self, sessions: bool, costs: bool) -> MemoryState:
-        entries = self._costs_file().read() if costs else []
-        state = MemoryState(
-            self._file.read() if sessions else [], [_cost(entry) for entry in entries],
-            self._last_seq(),
-        )  # fmt: skip
+        cost_file = self._costs_file()
+        records, damaged = _readable_sessions(
+            self._file.read() if sessions else [], self.location, self._file.may_hold_surrogates
+        )
+        entries, costs_read, damaged_entries = _readable_entries(
+            cost_file.read() if costs else [], cost_file.location, cost_file.may_hold_surrogates
+        )
+        state = MemoryState(records, costs_read, self._last_seq())
         state.raw_entries = entries
+        state.damaged, state.damaged_entries = damaged, damaged_entries
         return state
 
     def _last_seq(self) -> int:
@@ -155,9 +161,12 @@ class _CostFile(MemoryStore):
         return self._file.files()
 
     def _load(self) -> MemoryState:
-        entries = self._file.read()
-        state = MemoryState([], [_cost(entry) for entry in entries])
+        entries, records, damaged = _readable_entries(
+            self._file.read(), self.location, self._file.may_hold_surrogates
+        )
+        state = MemoryState([], records)
         state.raw_entries = entries
+        state.damaged_entries = damaged
         return state
 
     @contextmanager
@@ -170,7 +179,53 @@ class _CostFile(MemoryStore):
             state = self._load()
             loaded = _raw_entries(state)
             yield state
-            self._file.write(_entries(state, loaded))
+            self._file.write(_entries(state, loaded) + state.damaged_entries)
+
+
+def _readable_sessions(
+    records: list[Any], location: str, surrogates: bool
+) -> tuple[list[Any], list[Any]]:
+    """The records a read can use, and the damaged ones (each reported by a warning)."""
+    good, damaged, problems = [], [], []
+    for record in records:
+        problem = record_problem(record)
+        if problem is None and surrogates and unencodable(record):
+            problem = ("text", "holds a lone surrogate, which is not valid Unicode")
+        if problem is None:
+            good.append(record)
+        else:
+            damaged.append(record)
+            session_id = record.get("session_id") if isinstance(record, dict) else None
+            problems.append(Damage(str(session_id), *problem))
+    warn_damaged(problems, location)
+    return good, damaged
+
+
+def _readable_entries(
+    entries: list[Any], location: str, surrogates: bool
+) -> tuple[list[Any], list[tuple[int | None, CostRecord]], list[Any]]:
+    """The cost entries a read can use, as read and as records, and the damaged ones (each
+    reported by a warning)."""
+    good, records, damaged = [], [], []
+    for entry in entries:
+        try:
+            if surrogates and unencodable(entry):
+                raise ValidationError("it holds a lone surrogate, which is not valid Unicode")
+            records.append(_cost(entry))
+        except SessionsError as exc:
+            damaged.append(entry)
+            warnings.warn(
+                DamagedRecordWarning(
+                    f"A cost record in {location!r} is damaged ({exc}). It was left out and "
+                    "left untouched.",
+                    str(entry.get("session_id")),
+                    "cost",
+                ),
+                stacklevel=2,
+            )
+        else:
+            good.append(entry)
+    return good, records, damaged
 
 
 def _raw_entries(state: MemoryState) -> dict[int, dict[str, Any]]:
@@ -194,7 +249,9 @@ def _is_entry(item: Any) -> bool:
 
 def _cost(entry: dict[str, Any]) -> tuple[int | None, CostRecord]:
     seq = entry.get("seq")
-    return (int(seq) if seq is not None else None), CostRecord.from_entry(entry)
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
+        raise ValidationError(f"seq {seq!r:.40} is not a sequence number")
+    return seq, CostRecord.from_entry(entry)
 
 
 def _entry(seq: int | None, record: CostRecord) -> dict[str, Any]:

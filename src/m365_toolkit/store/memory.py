@@ -55,6 +55,10 @@ class MemoryState:
         self.costs = costs if costs is not None else []
         self.index = {record["session_id"]: record for record in self.sessions}
         self.raw_entries: list[Entry] = []  # the cost log's entries as read, for the JSON store
+        # Records of a JSON store that damage made unreadable: left out of every read, and
+        # written back as they were, so that no write loses them.
+        self.damaged: list[Any] = []
+        self.damaged_entries: list[Any] = []
         self.last_seq = max(
             last_seq,
             max(
@@ -219,7 +223,9 @@ class MemoryStore(Closing):
     ) -> Finished:
         with self._journal.transaction() as written, self._writing() as state:
             record = self._active(state, session_id, "complete")
-            duration = duration_between(parse_time(record["start_time"]), end_time)
+            started = parse_time(record["start_time"])
+            end_time = max(end_time, started)  # a clock that stepped back: never end before start
+            duration = duration_between(started, end_time)
             record.update(
                 status=status.value, end_time=format_time(end_time), duration_seconds=duration
             )

@@ -19,12 +19,12 @@ from typing import Any
 
 from .._util.closing import Closing
 from .._util.values import to_json
-from ..errors import InvalidTransition, SessionNotFound, StoreError
+from ..errors import CorruptStoreError, InvalidTransition, SessionNotFound, StoreError
 from ..sessions.model import Event, Session, Status, duration_between, with_seq
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind
-from ._rows import attach_events, event_dicts, no_gc, session_dicts
+from ._rows import Damage, attach_events, event_dicts, no_gc, session_dicts, warn_damaged
 from ._rules import batches, check_batch, duplicate_session
 from ._statements import EVENT_FIELDS, Statements
 from .chain import SealResult, Sink, Verification
@@ -212,7 +212,9 @@ class SQLStore(Closing):
             ref, current, start = row
             if current != Status.ACTIVE.value:
                 raise InvalidTransition(session_id, current, "complete")
-            duration = duration_between(d.read_time(start), end_time)
+            started = d.read_time(start)
+            end_time = max(end_time, started)  # a clock that stepped back: never end before start
+            duration = duration_between(started, end_time)
             outcome = {"status": status.value, "end_time": end_time, "duration_seconds": duration}
             seqs = []
             for position, event in enumerate(events):
@@ -324,9 +326,13 @@ class SQLStore(Closing):
             if row is None:
                 return None
             events = conn.execute(self.sql.timeline, (row[0],)).fetchall()
-            _, session = session_dicts([row])[0]
-            session["events"] = [event for _, event in event_dicts(events)]
-            return session
+            damaged: list[Damage] = []
+            bad_events: dict[int, tuple[str, str]] = {}
+            found = session_dicts([row], damaged)
+            found = attach_events(found, event_dicts(events, bad_events), bad_events, damaged)
+            if damaged:
+                raise damaged[0].error(self.location)
+            return found[0][1]
 
         return self.dialect.read(work)
 
@@ -335,21 +341,24 @@ class SQLStore(Closing):
         where, params = self.sql.where(query)
         statement = self.sql.history(where)
 
-        def work(conn: Connection) -> list[dict[str, Any]]:
+        def work(conn: Connection) -> tuple[list[dict[str, Any]], list[Damage]]:
+            damaged: list[Damage] = []
             rows = conn.execute(statement, (*params, d.limit(query.limit))).fetchall()
             with no_gc():
-                found = session_dicts(rows)
-            sessions = [session for _, session in found]
-            if not query.with_events or not sessions:
-                return sessions
-            # By the ids found, not the query again: sessions started meanwhile stay out.
-            ids = d.array([ref for ref, _ in found])
-            events = conn.execute(self.sql.timelines, (ids,)).fetchall()
-            with no_gc():
-                attach_events(found, events)
-            return sessions
+                found = session_dicts(rows, damaged)
+            if query.with_events and found:
+                # By the ids found, not the query again: sessions started meanwhile stay out.
+                events = conn.execute(self.sql.timelines, (d.array([ref for ref, _ in found]),))
+                bad_events: dict[int, tuple[str, str]] = {}
+                with no_gc():
+                    found = attach_events(
+                        found, event_dicts(events, bad_events), bad_events, damaged
+                    )
+            return [session for _, session in found], damaged
 
-        return d.read(work)
+        sessions, damaged = d.read(work)
+        warn_damaged(damaged, self.location)
+        return sessions
 
     def statistics(self, since: datetime | None) -> dict[str, Any]:
         where, params = self.sql.where(SessionQuery(since=since))
@@ -368,23 +377,37 @@ class SQLStore(Closing):
             "ORDER BY id LIMIT ?"
         )
 
-        def work(conn: Connection, *, after: int) -> list[tuple[int, dict[str, Any]]]:
-            found = session_dicts(conn.execute(statement, (after, *params, batch)).fetchall())
-            if not found:
-                return found
+        def work(
+            conn: Connection, *, after: int
+        ) -> tuple[int | None, list[tuple[int, dict[str, Any]]], list[Damage]]:
+            rows = conn.execute(statement, (after, *params, batch)).fetchall()
+            if not rows:
+                return None, [], []
+            damaged: list[Damage] = []
+            found = session_dicts(rows, damaged)
             # A range on the index rather than a list: no limit on parameters.
-            events = conn.execute(self.sql.scan_events, (found[0][0], found[-1][0])).fetchall()
-            attach_events(found, events)
-            return found
+            events = conn.execute(self.sql.scan_events, (rows[0][0], rows[-1][0])).fetchall()
+            bad_events: dict[int, tuple[str, str]] = {}
+            found = attach_events(found, event_dicts(events, bad_events), bad_events, damaged)
+            last = rows[-1][0]
+            if isinstance(last, bool) or not isinstance(last, int):  # only a damaged schema
+                raise CorruptStoreError(
+                    f"The session store {self.location!r} is corrupt: its row ids are not "
+                    "numbers. It was left untouched; restore it from a backup.",
+                    self.location,
+                )
+            return last, found, damaged
 
         after = 0
         while True:
             # A connection per batch, none held while the caller works on one.
-            found = self.dialect.read(functools.partial(work, after=after))
-            if not found:
+            last, found, damaged = self.dialect.read(functools.partial(work, after=after))
+            warn_damaged(damaged, self.location)
+            if last is None:
                 return
-            after = found[-1][0]
-            yield [session for _, session in found]
+            after = last
+            if found:
+                yield [session for _, session in found]
 
     def counts(self) -> StoreCounts:
         row = self.dialect.read(

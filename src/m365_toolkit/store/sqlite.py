@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 from .._util.system import format_time, parse_time
 from ..errors import ConfigError, CorruptStoreError, SchemaError, StoreError
+from ._filelock import os_reason
 from ._schema import migrations
 from .dialect import Connection, Dialect
 from .sql import SQLStore
@@ -63,17 +65,20 @@ class SQLiteDialect(Dialect):
     def __init__(
         self, path: Path, *, synchronous: str = "normal", busy_timeout: float | str = 60.0
     ) -> None:
-        if synchronous.lower() not in _SYNCHRONOUS:
+        if not isinstance(synchronous, str) or synchronous.lower() not in _SYNCHRONOUS:
             raise ConfigError(
-                f"synchronous={synchronous!r} is not valid; use one of {', '.join(_SYNCHRONOUS)}."
+                f"synchronous={synchronous!r:.40} is not valid; use one of "
+                f"{', '.join(_SYNCHRONOUS)}."
             )
         self.path = path.expanduser().absolute()
         self.location = str(self.path)
         self._synchronous = synchronous.upper()
-        self._timeout = float(busy_timeout)
+        self._timeout = _seconds(busy_timeout)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self.read_only = False
+        """True when the file cannot be written by this user: queries work, writes fail."""
         self._check_file()
         self._prepare()
 
@@ -106,9 +111,15 @@ class SQLiteDialect(Dialect):
         if conn is not None and self._local.pid == os.getpid():
             return conn
         with self._mapped():
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
+            # A store this user may not write is opened read-only, so it can still be queried
+            # (SQLite would otherwise fail on its first attempt to take a write lock or to
+            # create the WAL index beside it).
+            if self.read_only:
+                conn = self._connect_read_only()
+            else:
+                conn = sqlite3.connect(
+                    self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                )
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             for pragma in CONNECTION_PRAGMAS:
                 conn.execute(pragma)
@@ -117,20 +128,64 @@ class SQLiteDialect(Dialect):
             self._connections.append(conn)
         return conn
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        def open_as(mode: str) -> sqlite3.Connection:
+            return sqlite3.connect(
+                f"{self.path.as_uri()}?{mode}",
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=True,
+            )
+
+        conn = open_as("mode=ro")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            if not (exc.sqlite_errorname or "").startswith("SQLITE_READONLY"):
+                raise
+            # A WAL store in a folder this user cannot write, with no -shm file beside it:
+            # SQLite cannot build the WAL index. No -shm file means no connection has the
+            # store open, so the file is at rest and can be read as it is.
+            conn.close()
+            conn = open_as("immutable=1")
+        return conn
+
     @contextmanager
     def _mapped(self) -> Iterator[None]:
         """Turn driver errors into the toolkit's, naming the store, by SQLite's error name."""
         try:
             yield
+        except UnicodeDecodeError as exc:
+            # SQLite's own message quoted text of a damaged schema that is not UTF-8.
+            raise CorruptStoreError(
+                f"The session store {self.location!r} is corrupt (its schema is not valid "
+                "UTF-8 text). It was left untouched; restore it from a backup or name another "
+                "store.",
+                self.location,
+            ) from exc
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
+        """The toolkit's error for a driver error, by SQLite's error name."""
         name = getattr(exc, "sqlite_errorname", "") or ""
+        said = _one_line(exc)
         if name.startswith(_CORRUPT):
             return CorruptStoreError(
-                f"The session store {self.location!r} is corrupt ({exc}). It was left "
+                f"The session store {self.location!r} is corrupt ({said}). It was left "
                 "untouched; restore it from a backup or name another store.",
+                self.location,
+            )
+        if name.startswith("SQLITE_READONLY"):
+            return StoreError(
+                f"The session store {self.location!r} is read-only for this user ({said}): "
+                "it can be queried, not written.",
+                self.location,
+            )
+        if name.startswith("SQLITE_CANTOPEN"):
+            return StoreError(
+                f"Cannot open the session store {self.location!r}: {_folder_problem(self.path)}.",
                 self.location,
             )
         if name.startswith(_BUSY):
@@ -139,7 +194,7 @@ class SQLiteDialect(Dialect):
                 f"more than {self._timeout:g} s.",
                 self.location,
             )
-        return StoreError(f"The session store {self.location!r} failed: {exc}.")
+        return StoreError(f"The session store {self.location!r} failed: {said}.", self.location)
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """Takes the write lock up front (``BEGIN IMMEDIATE``), so it never fails half-way."""
@@ -149,6 +204,23 @@ class SQLiteDialect(Dialect):
         return _Transaction(self, None)
 
     def read(self, work: Callable[[Connection], T], *, sorting: bool = False) -> T:
+        try:
+            return self._read(work, sorting=sorting)
+        except StoreError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, sqlite3.OperationalError) and _UNDECODABLE in str(cause)):
+                raise
+        # Damage made some stored text invalid UTF-8, and sqlite3 fails the whole query on
+        # it. Read once more handing such text over as bytes, so the row decoders can leave
+        # out the damaged rows and name them. Only then: the usual decoding stays in C.
+        conn = self.connect()
+        conn.text_factory = _text_or_bytes
+        try:
+            return self._read(work, sorting=sorting)
+        finally:
+            conn.text_factory = str
+
+    def _read(self, work: Callable[[Connection], T], *, sorting: bool) -> T:
         conn = self.connect()
         with self._mapped():
             if not sorting:
@@ -215,6 +287,15 @@ class SQLiteDialect(Dialect):
     # -- the file and its schema -------------------------------------------------------------
 
     def _check_file(self) -> None:
+        try:
+            self._check_path()
+        except OSError as exc:  # a path under a file, a name too long, no permission, ...
+            raise StoreError(
+                f"Cannot open the session store {self.location!r}: {os_reason(exc)}.",
+                self.location,
+            ) from exc
+
+    def _check_path(self) -> None:
         if self.path.is_dir():
             raise ConfigError(f"The store path {self.location!r} is a folder; name a file.")
         if self.path.exists():
@@ -232,13 +313,32 @@ class SQLiteDialect(Dialect):
                     "store. It was left untouched; move it away or name another store.",
                     self.location,
                 )
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite also writes the -wal and -shm files beside the store.
+            self.read_only = bool(header) and not (
+                os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+            )
+            return
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StoreError(
+                f"Cannot create the session store {self.location!r}: this user may not write "
+                f"in the folder {str(folder)!r}.",
+                self.location,
+            )
 
     def _prepare(self) -> None:
         """Check the file is a toolkit store of a known version; create or migrate it."""
         conn = self.connect()
         with self._mapped():
+            if self.read_only:
+                if self._version(conn) < SCHEMA_VERSION:
+                    raise StoreError(
+                        f"The session store {self.location!r} is read-only for this user and "
+                        "needs an upgrade to this version's schema; open it once as its owner.",
+                        self.location,
+                    )
+                return
             if self._version(conn) < SCHEMA_VERSION:
                 with self.transaction():
                     version = self._version(conn)  # another process may have migrated meanwhile
@@ -314,6 +414,45 @@ class _Transaction:
             raise self._dialect._error(error) from (exc or error)
         if isinstance(exc, sqlite3.Error):
             raise self._dialect._error(exc) from exc
+
+
+_UNDECODABLE = "Could not decode to UTF-8"
+
+
+def _one_line(exc: BaseException) -> str:
+    """SQLite's message on one line and short: it may quote a damaged schema or row."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _text_or_bytes(raw: bytes) -> str | bytes:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _seconds(value: object) -> float:
+    """A ``busy_timeout``: seconds, as a number or the text of one (from a URL query)."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]  # checked below, whatever it is
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(
+            f"busy_timeout={value!r:.40} is not valid; give a number of seconds of 0 or more, "
+            "e.g. ?busy_timeout=30."
+        )
+    return seconds
+
+
+def _folder_problem(path: Path) -> str:
+    folder = path.parent
+    if not folder.is_dir():
+        return f"its folder {str(folder)!r} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"this user may not write in its folder {str(folder)!r}"
+    return "SQLite cannot open the file"
 
 
 class SQLiteStore(SQLStore):
