@@ -1,15 +1,14 @@
-"""The documented import path of export, import and migrate: :mod:`m365_toolkit.data.transfer`."""
+"""The documented import path of export, import and migrate (:mod:`m365_toolkit.data`)."""
 
+from .data.migrate import Migration, migrate
 from .data.transfer import (
     CSV_COLUMNS,
     EXPORT_FORMATS,
     IMPORT_FORMATS,
     FileImport,
-    Migration,
     export_sessions,
     export_to_file,
     import_file,
-    migrate,
 )
 
 __all__ = [

@@ -16,6 +16,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from ..data.migrate import migrate as migrate_stores
 from ..data.retention import parse_age, prune_sessions
 from ..data.transfer import (
     EXPORT_FORMATS,
@@ -24,7 +25,6 @@ from ..data.transfer import (
     export_to_file,
     import_file,
 )
-from ..data.transfer import migrate as migrate_stores
 from ..errors import ConfigError, SessionsError
 from ..sessions.manager import SessionManager
 from ..sessions.query import window_start

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from .._util import checks
 from .._util import system as _system
 from .._util.values import clean_mapping, redact_text, require_name
-from ..errors import ValidationError
+from ..errors import SerializationError, ValidationError
 
 
 class Status(StrEnum):
@@ -110,3 +110,67 @@ def with_seq(event: Event, seq: int) -> Event:
     """The same event with the sequence number its store gave it."""
     # Built directly: dataclasses.replace costs several times more, on every stored event.
     return Event(event.timestamp, event.type, event.description, event.data, seq)
+
+
+def duration_between(start: datetime, end: datetime) -> float:
+    """The duration rule: seconds from ``start`` to ``end``, to the microsecond, never negative.
+
+    A clock that steps back (NTP, another host's clock) must not produce a negative duration.
+    """
+    return max(0.0, round((end - start).total_seconds(), 6))
+
+
+def completion_event(status: Status, timestamp: datetime) -> Event:
+    """The ``complete`` event that closes every session's timeline."""
+    return Event(timestamp, "complete", f"Session completed with status: {status.value}")
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """How a session finished, as recorded: the final state and its ``complete`` event."""
+
+    status: Status
+    end_time: datetime
+    duration_seconds: float
+    event: Event
+
+
+def events_from(value: object) -> list[Event]:
+    """A record's ``events``: a list of event objects, each error naming its position."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(
+            f"events must be a list of event objects, not {type(value).__name__}."
+        )
+    events = []
+    for index, item in enumerate(value):
+        try:
+            events.append(Event.from_dict(item))
+        except (ValidationError, SerializationError) as exc:
+            raise ValidationError(f"events[{index}]: {exc}") from None
+    return events
+
+
+class SessionRecorder(Protocol):
+    """Where a bound session sends its changes before applying them (the manager is one).
+
+    A recorder only records: it never changes the session. The session applies what the
+    recorder returns, so a change that fails to be recorded is not applied either.
+    """
+
+    def record_event(self, session_id: str, event: Event) -> Event:
+        """Store ``event`` for the session; return it as stored (with its ``seq``).
+
+        Raises:
+            InvalidTransition: The stored session has already finished.
+        """
+        ...
+
+    def record_completion(self, session_id: str, status: Status) -> Completion:
+        """Store the session's completion with ``status``; return what was recorded.
+
+        Raises:
+            InvalidTransition: The stored session has already finished.
+        """
+        ...

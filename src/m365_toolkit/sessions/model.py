@@ -7,19 +7,27 @@ applies it only once recorded; neither side touches the other's internals.
 from __future__ import annotations
 
 import os
-import secrets
-import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from .._util import checks
 from .._util import system as _system
+from .._util.ids import new_session_id as _new_id
 from .._util.values import clean_mapping, require_name
-from ..errors import InvalidTransition, SerializationError, ValidationError
-from .event import FINAL_STATUSES, Event, Status, final_status, with_seq
+from ..errors import InvalidTransition, ValidationError
+from .event import (
+    FINAL_STATUSES,
+    Completion,
+    Event,
+    SessionRecorder,
+    Status,
+    completion_event,
+    duration_between,
+    events_from,
+    final_status,
+    with_seq,
+)
 
 __all__ = [
     "FINAL_STATUSES",
@@ -37,53 +45,6 @@ __all__ = [
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-
-
-def duration_between(start: datetime, end: datetime) -> float:
-    """The duration rule: seconds from ``start`` to ``end``, to the microsecond, never negative.
-
-    A clock that steps back (NTP, another host's clock) must not produce a negative duration.
-    """
-    return max(0.0, round((end - start).total_seconds(), 6))
-
-
-def completion_event(status: Status, timestamp: datetime) -> Event:
-    """The ``complete`` event that closes every session's timeline."""
-    return Event(timestamp, "complete", f"Session completed with status: {status.value}")
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """How a session finished, as recorded: the final state and its ``complete`` event."""
-
-    status: Status
-    end_time: datetime
-    duration_seconds: float
-    event: Event
-
-
-class SessionRecorder(Protocol):
-    """Where a bound session sends its changes before applying them (the manager is one).
-
-    A recorder only records: it never changes the session. The session applies what the
-    recorder returns, so a change that fails to be recorded is not applied either.
-    """
-
-    def record_event(self, session_id: str, event: Event) -> Event:
-        """Store ``event`` for the session; return it as stored (with its ``seq``).
-
-        Raises:
-            InvalidTransition: The stored session has already finished.
-        """
-        ...
-
-    def record_completion(self, session_id: str, status: Status) -> Completion:
-        """Store the session's completion with ``status``; return what was recorded.
-
-        Raises:
-            InvalidTransition: The stored session has already finished.
-        """
-        ...
 
 
 class Session:
@@ -404,7 +365,7 @@ class Session:
             host=checks.optional_text(data.get("host"), "host"),
             pid=checks.whole(pid, "pid") if pid is not None else None,
             process=data["process"] if isinstance(data.get("process"), dict) else None,
-            events=_events(data.get("events")),
+            events=events_from(data.get("events")),
             clock=clock,
             status=status,
             end_time=end_time,
@@ -424,32 +385,3 @@ class Session:
             # Completed by another process meanwhile: the store's status is the truth.
             self._status = Status(exc.status)
             raise
-
-
-def _events(value: object) -> list[Event]:
-    """A record's ``events``: a list of event objects, each error naming its position."""
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)):
-        raise ValidationError(
-            f"events must be a list of event objects, not {type(value).__name__}."
-        )
-    events = []
-    for index, item in enumerate(value):
-        try:
-            events.append(Event.from_dict(item))
-        except (ValidationError, SerializationError) as exc:
-            raise ValidationError(f"events[{index}]: {exc}") from None
-    return events
-
-
-def _new_id() -> str:
-    """A UUIDv7 (RFC 9562): unique, and ordered by creation time to the millisecond.
-
-    Time-ordered ids keep index inserts in one corner of a B-tree instead of all over it:
-    on a store of a million sessions a lifecycle stays as fast as on an empty one.
-    """
-    unix_ms = time.time_ns() // 1_000_000
-    rand_a, rand_b = secrets.randbits(12), secrets.randbits(62)
-    value = (unix_ms & (1 << 48) - 1) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
-    return str(uuid.UUID(int=value))

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ..costs.model import CostRecord
-from ..sessions.model import Event
+from ..sessions.model import Event, Session, with_seq
 
 log = logging.getLogger("m365_toolkit.store")
 
@@ -174,3 +174,22 @@ class Journal:
                 log.exception(
                     "A store listener failed on record %s; the record is stored.", record.seq
                 )
+
+
+def record_maker(
+    session: Session | str, event: Event, kind: RecordKind, **extra: Any
+) -> Callable[[int], Record]:
+    """What makes the record of an event once its number is known (called only when a
+    listener will hear it, so a write nobody listens to builds nothing)."""
+
+    def make(seq: int) -> Record:
+        fields: dict[str, Any] | None = extra or None
+        if kind == "start" and isinstance(session, Session):
+            fields = session.to_dict()
+            fields.pop("events")
+        session_id = session if isinstance(session, str) else session.session_id
+        return Record(
+            seq, kind, session_id, event.timestamp, event=with_seq(event, seq), session=fields
+        )
+
+    return make

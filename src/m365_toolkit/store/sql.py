@@ -1,9 +1,8 @@
 """One SQL store over a :class:`~.dialect.Dialect`: every query and every write, once.
 
 SQLite and PostgreSQL hold the same tables under the same names. Each stored record is
-written by :meth:`SQLStore._append` (one record) or :meth:`SQLStore._append_many` (a bulk
-import), the store's one append path: it gives the record the next number of the
-store-wide sequence and, once the transaction has committed, hands it to the listeners.
+written by :meth:`SQLStore._append` (one) or :meth:`SQLStore._append_many` (a bulk import),
+the one append path: the next number of the store-wide sequence, then the listeners.
 Records are sealed into the tamper-evident chain (:mod:`.sql_chain`) off that path: every
 :attr:`SQLStore.seal_every` records this object writes, and before verify, prune and close.
 """
@@ -20,10 +19,10 @@ from typing import Any
 from .._util.closing import Closing
 from .._util.values import to_json
 from ..errors import CorruptStoreError, InvalidTransition, SessionNotFound, StoreError
-from ..sessions.model import Event, Session, Status, duration_between, with_seq
+from ..sessions.model import Event, Session, Status, duration_between
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
-from ._journal import Journal, Listener, Record, RecordKind
+from ._journal import Journal, Listener, Record, RecordKind, record_maker
 from ._rows import Damage, attach_events, event_dicts, no_gc, session_dicts, warn_damaged
 from ._rules import batches, check_batch, duplicate_session
 from ._statements import EVENT_FIELDS, Statements
@@ -143,24 +142,6 @@ class SQLStore(Closing):
             written.extend(make(seq) for make, seq in zip(records, seqs, strict=True))
         return seqs  # ``records`` is empty when nobody listens
 
-    def _event_record(
-        self, session: Session | str, event: Event, kind: RecordKind, **extra: Any
-    ) -> Callable[[int], Record]:
-        """What makes the record of an event once its number is known (called only when a
-        listener will hear it, so a write nobody listens to builds nothing)."""
-
-        def make(seq: int) -> Record:
-            fields: dict[str, Any] | None = extra or None
-            if kind == "start" and isinstance(session, Session):
-                fields = session.to_dict()
-                fields.pop("events")
-            session_id = session if isinstance(session, str) else session.session_id
-            return Record(
-                seq, kind, session_id, event.timestamp, event=with_seq(event, seq), session=fields
-            )
-
-        return make
-
     # -- writes ------------------------------------------------------------------------------
 
     def create(self, session: Session) -> list[int]:
@@ -176,7 +157,7 @@ class SQLStore(Closing):
                 kind: RecordKind = "start" if position == 0 else "event"
                 seq = self._append(
                     conn, written, self.sql.insert_event, self._event_row(ref, event),
-                    self._event_record(session, event, kind),
+                    record_maker(session, event, kind),
                 )  # fmt: skip
                 assert seq is not None
                 seqs.append(seq)
@@ -190,7 +171,7 @@ class SQLStore(Closing):
         with self._journal.transaction() as written, d.statement() as conn:
             seq = self._append(
                 conn, written, self.sql.append_event, params,
-                self._event_record(session_id, event, "event"),
+                record_maker(session_id, event, "event"),
             )  # fmt: skip
         if seq is not None:
             self._wrote(1)
@@ -220,9 +201,9 @@ class SQLStore(Closing):
             for position, event in enumerate(events):
                 last = position == len(events) - 1
                 make = (
-                    self._event_record(session_id, event, "complete", **outcome)
+                    record_maker(session_id, event, "complete", **outcome)
                     if last
-                    else self._event_record(session_id, event, "event")
+                    else record_maker(session_id, event, "event")
                 )
                 seq = self._append(
                     conn, written, self.sql.insert_event, self._event_row(ref, event), make
@@ -268,7 +249,7 @@ class SQLStore(Closing):
                                  "duration_seconds": session.duration_seconds}
                                 if kind == "complete" else {}
                             )  # fmt: skip
-                            records.append(self._event_record(session, event, kind, **outcome))
+                            records.append(record_maker(session, event, kind, **outcome))
                 added += len(
                     self._append_many(conn, written, "events", EVENT_FIELDS, rows, records)
                 )
