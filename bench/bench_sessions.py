@@ -563,6 +563,8 @@ def lifecycle_rows(path: Path, rounds: int, count: int, stored: str) -> list[str
     with tempfile.TemporaryDirectory() as tmp:
         fresh = SessionManager(Path(tmp) / "store.db")
         big = SessionManager(path)
+        # The write path against bare sqlite3; sealing into the chain is bench_chain.py's.
+        fresh.store.seal_every = big.store.seal_every = None
         bare = BareWriter(Path(tmp) / "bare.db")
         try:
             store_lifecycles(fresh, 20)  # warm-up

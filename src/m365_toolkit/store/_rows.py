@@ -239,6 +239,8 @@ def session_dicts(
     bad = {id(session): "metadata" for session in _decode_all(pending, "metadata")}
     for session in _decode_all(processes, "process"):  # not needed to read the rest
         del session["process"]
+    if not bad and _sessions_sound(sessions):  # the common case: no per-row calls
+        return sessions
     good = []
     for ref, session in sessions:
         if id(session) in bad:
@@ -277,6 +279,8 @@ def event_dicts(
             pending.append(event)
         events.append((ref, event))
     bad = {id(event) for event in _decode_all(pending, "data")}
+    if not bad and _all_sound(events):  # the common case: one pass in C, no per-row calls
+        return events
     good = []
     for ref, event in events:
         if id(event) in bad:
@@ -288,6 +292,55 @@ def event_dicts(
         elif damaged is not None:
             damaged.setdefault(ref, (f"{problem[0]} (seq {event['seq']})", problem[1]))
     return good
+
+
+def _sessions_sound(sessions: list[tuple[int, dict[str, Any]]]) -> bool:
+    """Whether every session passes :func:`session_problem`: the same checks, in one loop
+    (a damaged store takes the slow path, row by row, which names what is wrong)."""
+    fromiso, statuses = datetime.fromisoformat, _STATUSES
+    try:
+        for ref, s in sessions:
+            end, duration, pid = s["end_time"], s["duration_seconds"], s["pid"]
+            if (
+                type(ref) is not int
+                or type(s["session_id"]) is not str
+                or type(s["user"]) is not str
+                or type(s["operation_type"]) is not str
+                or type(s["metadata"]) is not dict
+                or s["status"] not in statuses
+                or not (s["host"] is None or type(s["host"]) is str)
+                or not (pid is None or type(pid) is int)
+                or not (
+                    duration is None
+                    or (type(duration) in (int, float) and 0 <= duration < math.inf)
+                )
+            ):
+                return False
+            fromiso(s["start_time"])
+            if end is not None:
+                fromiso(end)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _all_sound(events: list[tuple[int, dict[str, Any]]]) -> bool:
+    """Whether every event has the types and timestamp :func:`event_problem` checks: the
+    same checks, run in bulk (a damaged store takes the slow path, row by row)."""
+    try:
+        for _, event in events:
+            # str.__len__ and fromisoformat refuse anything but text; dict() anything else
+            if (
+                type(event["type"]) is not str
+                or type(event["description"]) is not str
+                or type(event["data"]) is not dict
+                or type(event["seq"]) is not int
+            ):
+                return False
+            datetime.fromisoformat(event["timestamp"])
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def attach_events(
