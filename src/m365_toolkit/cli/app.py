@@ -85,6 +85,24 @@ def reporting_damage() -> Iterator[None]:
         )
 
 
+ROOT_OPTION = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=settings.ROOT,
+    help="Toolkit folder with output/ and scripts/ [default: current directory; "
+    "env M365_TOOLKIT_ROOT].",
+)
+"""``--root``: the toolkit folder, for the operation commands and ``m365-toolkit mcp``."""
+ROOT_STORE_OPTION = click.option(
+    "--store",
+    metavar="PATH_OR_URL",
+    envvar=settings.STORE,
+    help="Session store [default: output/sessions/sessions.db under the root; "
+    "env M365_TOOLKIT_STORE].",
+)
+"""``--store`` beside ``--root``: the store defaults to the one under the root."""
+
+
 def root_options(command: F) -> F:
     """Add ``--root``, ``--store`` and ``--json`` for commands that run an operation.
 
@@ -92,20 +110,8 @@ def root_options(command: F) -> F:
     server keeps it too, so a run from the CLI and one from an assistant share one trail.
     """
 
-    @click.option(
-        "--root",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar=settings.ROOT,
-        help="Toolkit folder with output/ and scripts/ [default: current directory; "
-        "env M365_TOOLKIT_ROOT].",
-    )
-    @click.option(
-        "--store",
-        metavar="PATH_OR_URL",
-        envvar=settings.STORE,
-        help="Session store [default: output/sessions/sessions.db under the root; "
-        "env M365_TOOLKIT_STORE].",
-    )
+    @ROOT_OPTION
+    @ROOT_STORE_OPTION
     @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
     @functools.wraps(command)
     def wrapper(

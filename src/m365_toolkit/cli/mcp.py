@@ -10,7 +10,7 @@ import click
 from .. import settings
 from ..errors import SessionsError
 from ..sessions.manager import SessionManager
-from .app import cli
+from .app import ROOT_OPTION, ROOT_STORE_OPTION, cli
 
 
 @cli.command("mcp")
@@ -25,19 +25,8 @@ from .app import cli
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="HTTP port."
 )
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=settings.ROOT,
-    help="Toolkit folder with output/ and scripts/ [default: current directory; "
-    "env M365_TOOLKIT_ROOT].",
-)
-@click.option(
-    "--store",
-    metavar="PATH_OR_URL",
-    envvar=settings.STORE,
-    help="Session store [default: output/sessions/sessions.db under the root].",
-)
+@ROOT_OPTION
+@ROOT_STORE_OPTION
 @click.option(
     "--audit-timeout",
     type=click.FloatRange(min=1),
