@@ -96,13 +96,21 @@ def test_a_json_store_reached_through_a_symlink_keeps_the_link(tmp_path):
     assert len(json.loads(shared.read_text(encoding="utf-8"))) == 6
 
 
-def test_an_import_with_one_bad_record_stores_nothing_on_any_store(store_path, tmp_path):
-    records = []
-    with SessionManager(tmp_path / "source.json") as source:
+@pytest.fixture(scope="module")
+def fifteen_hundred_records() -> list[dict[str, object]]:
+    """1,500 stored sessions as exported records, oldest first (made once, in memory)."""
+    with SessionManager("memory:") as source:
         for number in range(1500):
             source.create_session("security_audit", metadata={"n": number})
         records = source.get_session_history(days=None)
     records.reverse()
+    return records
+
+
+def test_an_import_with_one_bad_record_stores_nothing_on_any_store(
+    store_path, tmp_path, fifteen_hundred_records
+):
+    records = [dict(record) for record in fifteen_hundred_records]
     del records[1399]["start_time"]
     for fmt, name in (("json", "bad.json"), ("jsonl", "bad.jsonl")):
         path = tmp_path / name
