@@ -26,10 +26,26 @@ REGISTRATION = "/v1.0/reports/authenticationMethods/userRegistrationDetails"
 SHAREPOINT = "/v1.0/admin/sharepoint/settings"
 USERS = (
     "/v1.0/users?$select=id,displayName,userPrincipalName,userType,accountEnabled,"
-    "onPremisesSyncEnabled,assignedLicenses&$top=999"
+    "onPremisesSyncEnabled,assignedLicenses,employeeHireDate&$top=999"
 )
 GROUPS = "/v1.0/groups?$select=id,displayName,groupTypes,visibility,membershipRule&$top=999"
 ROLE_MEMBERS = "/v1.0/directoryRoles/{id}/members?$select=id"
+GA_ELIGIBLE = (
+    "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$filter=roleDefinitionId eq "
+    "'62e90394-69f5-4237-9190-012177145e10'"
+)
+"""PIM: who may activate Global Administrator (the role definition id of a built-in role is
+its template id)."""
+TIMEOUT_POLICIES = "/v1.0/policies/activityBasedTimeoutPolicies"
+APPS_AND_SERVICES = "/beta/admin/appsAndServices"
+FORMS = "/beta/admin/forms"
+THIRD_PARTY_STORAGE_APP = "c1f33bc0-bdb4-4248-ba9b-096807ddb43e"
+THIRD_PARTY_STORAGE = (
+    f"/v1.0/servicePrincipals?$filter=appId eq '{THIRD_PARTY_STORAGE_APP}'"
+    "&$select=id,appId,displayName,accountEnabled"
+)
+DEVICE_SETTINGS = "/v1.0/deviceManagement/settings"
+GROUP_SETTINGS = "/v1.0/groupSettings"
 
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 ADMIN_ROLES: dict[str, str] = {

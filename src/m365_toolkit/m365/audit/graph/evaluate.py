@@ -40,7 +40,7 @@ def evaluate(
     controls: Sequence[Control] = CONTROLS,
 ) -> list[Evaluation]:
     """Evaluate ``controls`` over a snapshot's outcomes, then apply accepted exceptions."""
-    view = View(outcomes)
+    view = View(outcomes, today)
     return [evaluate_control(control, view, config, today) for control in controls]
 
 
