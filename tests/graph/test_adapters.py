@@ -80,7 +80,10 @@ def test_audit_run_with_the_graph_engine_is_a_session_with_one_event_per_control
     accepted = next(e for e in per_control if e["data"]["control_id"] == "5.1.2.2")
     assert accepted["data"]["status"] == "Accepted"
     last = stored["events"][-2]
-    assert last["data"]["counts"]["Fail"] == len(CONTROLS) - 1 and last["data"]["pass_rate_percent"] == 0.0
+    assert (
+        last["data"]["counts"]["Fail"] == len(CONTROLS) - 1
+        and last["data"]["pass_rate_percent"] == 0.0
+    )
     assert last["data"]["snapshot_file"] == data["snapshot_file"]
     assert CLIENT_SECRET not in json.dumps(stored) and CLIENT_SECRET not in result.output
     assert stored["metadata"]["arguments"]["graph"]["sign_in_with"] == "secret"

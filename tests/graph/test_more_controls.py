@@ -180,3 +180,31 @@ def test_a_persistent_browser_fails_the_admin_session_rule():
     found = results(tenant, COMPLIANT_CONFIG)["5.2.2.4"]
     assert found.status == "Fail"
     assert "persistent browser" in json.dumps(found.evidence)
+
+
+def test_a_403_names_the_refused_endpoint_and_its_permission():
+    tenant = compliant()
+    tenant[ep.SUBSCRIBED_SKUS] = Outcome(
+        ep.SUBSCRIBED_SKUS,
+        403,
+        error="HTTP 403 Authorization_RequestDenied: Insufficient privileges",
+    )
+    reason = results(tenant)["1.1.4"].reason
+    assert reason.startswith("Skipped: 403 on /subscribedSkus: needs Organization.Read.All.")
+    assert "Insufficient privileges" in reason
+    tenant[ep.CONDITIONAL_ACCESS] = Outcome(
+        ep.CONDITIONAL_ACCESS, 403, error="HTTP 403 AccessDenied: Insufficient privileges"
+    )
+    assert results(tenant)["5.2.2.2"].reason.startswith(
+        "Skipped: 403 on /identity/conditionalAccess/policies: needs Policy.Read.All "
+        "(or the tenant lacks Entra ID P1)."
+    )
+
+
+def test_every_declared_endpoint_has_its_permission_among_the_controls():
+    from m365_toolkit.m365.audit.graph import CONTROLS
+
+    for control in CONTROLS:
+        for path in control.endpoints:
+            assert ep.permission_for(path) in control.permissions, (control.id, path)
+    assert ep.permission_for(ep.role_members_path("x")) == "RoleManagement.Read.Directory"

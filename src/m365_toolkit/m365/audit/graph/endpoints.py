@@ -67,6 +67,48 @@ ADMIN_ROLES: dict[str, str] = {
 """The privileged roles CIS names for the admin controls (template id -> name)."""
 
 
+PERMISSIONS: dict[str, str] = {
+    AUTHORIZATION_POLICY: "Policy.Read.All",
+    ADMIN_CONSENT_POLICY: "Policy.Read.All",
+    SECURITY_DEFAULTS: "Policy.Read.All",
+    AUTH_METHODS_POLICY: "Policy.Read.All",
+    CONDITIONAL_ACCESS: "Policy.Read.All",
+    TIMEOUT_POLICIES: "Policy.Read.All",
+    DOMAINS: "Domain.Read.All",
+    ORGANIZATION: "Organization.Read.All",
+    SUBSCRIBED_SKUS: "Organization.Read.All",
+    ON_PREM_SYNC: "OnPremDirectorySynchronization.Read.All",
+    DIRECTORY_ROLES: "RoleManagement.Read.Directory",
+    GA_ELIGIBLE: "RoleEligibilitySchedule.Read.Directory",
+    REGISTRATION: "AuditLog.Read.All",
+    SHAREPOINT: "SharePointTenantSettings.Read.All",
+    USERS: "User.Read.All",
+    GROUPS: "Group.Read.All",
+    APPS_AND_SERVICES: "OrgSettings-AppsAndServices.Read.All",
+    FORMS: "OrgSettings-Forms.Read.All",
+    THIRD_PARTY_STORAGE: "Application.Read.All",
+    DEVICE_SETTINGS: "DeviceManagementServiceConfig.Read.All",
+    GROUP_SETTINGS: "GroupSettings.Read.All",
+}
+"""The least application permission each path needs (a refusal names it)."""
+
+
+def permission_for(path: str) -> str | None:
+    """The permission :data:`PERMISSIONS` gives ``path``; role members need the roles'."""
+    if path in PERMISSIONS:
+        return PERMISSIONS[path]
+    if path.startswith("/v1.0/directoryRoles/"):
+        return "RoleManagement.Read.Directory"
+    return None
+
+
+def short_path(path: str) -> str:
+    """``/identity/conditionalAccess/policies`` for the v1.0 path; beta paths keep their
+    prefix; the query is left out."""
+    bare = path.split("?", 1)[0]
+    return bare.removeprefix("/v1.0")
+
+
 def role_members_path(role_id: str) -> str:
     """The members of one activated directory role."""
     return ROLE_MEMBERS.format(id=role_id)
