@@ -190,7 +190,7 @@ def test_summarize_counts_by_status_and_severity_and_computes_both_percentages(t
     assert summary.total == 7
     assert summary.by_status == {"Pass": 3, "Fail": 2, "Manual": 1, "Error": 0, "Skipped": 1}
     assert summary.by_severity == {"High": 2, "Medium": 2, "Low": 2, "Critical": 1}
-    assert summary.compliance_percent == 42.86  # 3 / 7
+    assert summary.compliance_percent == 60.0  # 3 / (3 + 2): Manual and Skipped left out
     assert summary.pass_rate_percent == 60.0  # 3 / (3 + 2)
     assert summary.failed_count == 2
 
@@ -209,7 +209,7 @@ def test_pass_rate_is_none_when_only_manual_controls(tmp_path):
 
     summary = summarize(load_results(path))
 
-    assert (summary.compliance_percent, summary.pass_rate_percent) == (0.0, None)
+    assert (summary.compliance_percent, summary.pass_rate_percent) == (None, None)
 
 
 def test_failed_controls_include_errors_ordered_by_severity_then_control_id(tmp_path):
@@ -400,7 +400,7 @@ def test_the_sample_results_summarise_as_expected():
 
     assert summary.total == len(results) == 38
     assert summary.by_status == {"Pass": 26, "Fail": 8, "Manual": 3, "Error": 1}
-    assert summary.compliance_percent == round(26 / 38 * 100, 2)
+    assert summary.compliance_percent == round(26 / 34 * 100, 2)
     assert summary.pass_rate_percent == round(26 / 34 * 100, 2)
     assert [f.severity for f in summary.failed] == ["High"] * 4 + ["Medium"] * 3 + ["Low"] * 2
     assert {f.status for f in summary.failed} == {"Fail", "Error"}

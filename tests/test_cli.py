@@ -151,7 +151,7 @@ def test_demo_records_sessions_and_prints_history_and_statistics(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Recorded 6 sessions" in result.output
     assert "Session Statistics - Last 30 Days" in result.output
-    assert "MCP get_compliance_status on the sample audit: 68.42% compliant" in result.output
+    assert "MCP get_compliance_status on the sample audit: 76.47% compliant" in result.output
     assert "High: 2 anyone (anonymous) sharing link(s)" in result.output
     with SessionManager(tmp_path / "output" / "sessions" / "sessions.db") as manager:
         history = manager.get_session_history()

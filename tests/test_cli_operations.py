@@ -64,7 +64,7 @@ def test_audit_run_shows_the_summary_as_tables(root, monkeypatch):
     monkeypatch.setenv("M365_TOOLKIT_AUDIT_COMMAND", standin("ok"))
     result = run(root, "audit", "run")
     assert result.exit_code == 0, result.output
-    assert "68.42% compliant" in result.output and "Failed controls" in result.output
+    assert "76.47% compliant" in result.output and "Failed controls" in result.output
     assert "Executing PowerShell audit script" in result.stderr
 
 

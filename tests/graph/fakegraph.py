@@ -108,6 +108,23 @@ class FakeGraph:
     token_requests: list[dict[str, list[str]]] = field(default_factory=list)
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    issued: list[str] = field(default_factory=list)
+    """Access tokens the token endpoint handed out: TOKEN first, then TOKEN.2, ..."""
+    revoked: set[str] = field(default_factory=set)
+    """Tokens Graph answers 401 to (expired early, revoked)."""
+    reject_every_token: bool = False
+
+    def issue(self) -> str:
+        with self.lock:
+            token = TOKEN if not self.issued else f"{TOKEN}.{len(self.issued) + 1}"
+            self.issued.append(token)
+            return token
+
+    def accepts(self, authorization: str | None) -> bool:
+        token = (authorization or "").removeprefix("Bearer ")
+        with self.lock:
+            issued = self.issued or [TOKEN]  # a client given a token directly
+            return not self.reject_every_token and token in issued and token not in self.revoked
 
     def graph_requests(self) -> list[str]:
         return [path for method, path in self.requests if path.startswith(("/v1.0", "/beta"))]
@@ -185,13 +202,13 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 return
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            if not fake.accepts(self.headers.get("Authorization")):
                 self._send(
                     401,
                     {
                         "error": {
                             "code": "InvalidAuthenticationToken",
-                            "message": "Access token is empty.",
+                            "message": "Lifetime validation failed, the token is expired.",
                         }
                     },
                 )
@@ -226,7 +243,7 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
                     "token_type": "Bearer",
                     "expires_in": 3599,
                     "ext_expires_in": 3599,
-                    "access_token": TOKEN,
+                    "access_token": fake.issue(),
                 },
             )
 

@@ -13,6 +13,16 @@ from m365_toolkit.m365.audit.graph import endpoints as ep
 from m365_toolkit.m365.audit.graph.controls.conditional_access import PHISHING_RESISTANT
 from m365_toolkit.m365.graph import Outcome
 
+from .more_fixtures import (
+    NEW_HIRE_UPN,
+    PIM_USER_ID,
+    PIM_USER_UPN,
+    admin_session_policy,
+    authenticator,
+    break_extra,
+    compliant_extra,
+)
+
 Tenant = dict[str, Any]
 """Path -> body (200), or an ``Outcome`` for a refusal."""
 
@@ -112,6 +122,7 @@ def compliant_policies() -> list[dict[str, Any]]:
                 "signInFrequency": {"isEnabled": True, "frequencyInterval": "everyTime"}
             },
         ),
+        admin_session_policy(ca_policy("Admin sessions")),
         ca_policy(
             "Block device code",
             conditions__authenticationFlows={"transferMethods": "deviceCodeFlow"},
@@ -125,6 +136,7 @@ def compliant() -> Tenant:
         user("ga-1", "ga1@contoso.onmicrosoft.com", assignedLicenses=[{"skuId": P2}]),
         user("ga-2", "ga2@contoso.onmicrosoft.com"),
         user("sec-1", "sec1@contoso.onmicrosoft.com"),
+        user(PIM_USER_ID, PIM_USER_UPN),  # Global Administrator through PIM only
     ]
     people = [
         user(f"u-{n}", f"user{n}@contoso.com", assignedLicenses=[{"skuId": E5}]) for n in range(5)
@@ -143,6 +155,8 @@ def compliant() -> Tenant:
         for u in everyone
         if u["userType"] == "Member" and u["accountEnabled"]
     ]
+    # starts next month: not registered yet, and not counted (5.2.3.4)
+    everyone.append(user("nh-1", NEW_HIRE_UPN, employeeHireDate="2026-12-20T00:00:00Z"))
     return {
         ep.AUTHORIZATION_POLICY: {
             "id": "authorizationPolicy",
@@ -163,6 +177,7 @@ def compliant() -> Tenant:
                 {"id": "Voice", "state": "disabled"},
                 {"id": "Email", "state": "disabled"},
                 {"id": "Fido2", "state": "enabled"},
+                authenticator(),
             ]
         },
         ep.CONDITIONAL_ACCESS: {"value": compliant_policies()},
@@ -258,7 +273,9 @@ def compliant() -> Tenant:
             "sharingDomainRestrictionMode": "allowList",
             "sharingAllowedDomainList": ["fabrikam.com"],
             "sharingBlockedDomainList": [],
+            "allowedDomainGuidsForSyncApp": ["786548dd-877b-4760-a749-6b1efbc1190a"],
         },
+        **compliant_extra(),
     }
 
 
@@ -307,6 +324,7 @@ def noncompliant() -> Tenant:
         isResharingByExternalUsersEnabled=True,
         sharingDomainRestrictionMode="none",
     )
+    break_extra(tenant)
     return tenant
 
 

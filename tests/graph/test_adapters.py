@@ -12,6 +12,7 @@ from mcp import Client
 
 from m365_toolkit import SessionManager
 from m365_toolkit.cli import cli
+from m365_toolkit.m365.audit.graph import CONTROLS
 from m365_toolkit.mcp_server import build_server
 
 from .fakegraph import CLIENT_SECRET
@@ -72,14 +73,17 @@ def test_audit_run_with_the_graph_engine_is_a_session_with_one_event_per_control
     assert stored["session_id"] == data["session_id"] and stored["status"] == "success"
     assert stored["operation_type"] == "security_audit"
     per_control = [e for e in stored["events"] if "control_id" in e["data"]]
-    assert len(per_control) == len(data["results"]) == 28
+    assert len(per_control) == len(data["results"]) == len(CONTROLS)
     assert {e["type"] for e in per_control} == {"progress"}
     ids = [e["data"]["control_id"] for e in per_control]
     assert len(ids) == len(set(ids))
     accepted = next(e for e in per_control if e["data"]["control_id"] == "5.1.2.2")
     assert accepted["data"]["status"] == "Accepted"
     last = stored["events"][-2]
-    assert last["data"]["counts"]["Fail"] == 27 and last["data"]["pass_rate_percent"] == 0.0
+    assert (
+        last["data"]["counts"]["Fail"] == len(CONTROLS) - 1
+        and last["data"]["pass_rate_percent"] == 0.0
+    )
     assert last["data"]["snapshot_file"] == data["snapshot_file"]
     assert CLIENT_SECRET not in json.dumps(stored) and CLIENT_SECRET not in result.output
     assert stored["metadata"]["arguments"]["graph"]["sign_in_with"] == "secret"
@@ -89,7 +93,7 @@ def test_auto_picks_graph_when_configured_and_status_shows_its_results(root, gra
     graph.tenant = compliant()
     assert cli_run(root, "audit", "run").exit_code == 0
     status = json.loads(cli_run(root, "audit", "status", "--json").stdout)
-    assert status["summary"]["by_status"]["Pass"] == 27
+    assert status["summary"]["by_status"]["Pass"] == len(CONTROLS) - 1
     assert status["summary"]["by_status"]["Skipped"] == 1
 
 
@@ -133,9 +137,9 @@ async def test_the_mcp_tool_uses_graph_when_configured_with_progress(root, graph
     assert not result.is_error, result.content
     data = result.structured_content
     assert data["results_file"].endswith("_graph.json")
-    assert data["summary"]["by_status"]["Pass"] == 27
-    assert [done for done, _, _ in progress] == list(range(1, 29))
+    assert data["summary"]["by_status"]["Pass"] == len(CONTROLS) - 1
+    assert [done for done, _, _ in progress] == list(range(1, len(CONTROLS) + 1))
     [stored] = sessions_of(root)
     assert stored["status"] == "success"
-    assert sum("control_id" in e["data"] for e in stored["events"]) == 28
+    assert sum("control_id" in e["data"] for e in stored["events"]) == len(CONTROLS)
     assert CLIENT_SECRET not in json.dumps(stored)

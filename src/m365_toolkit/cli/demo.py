@@ -11,35 +11,25 @@ from typing import Any
 
 import click
 
+from ..m365.audit.graph import GraphAuditRun
 from ..sessions.formatting import format_statistics
 from ..sessions.manager import SessionManager
 from . import render
 from .app import cli, console, echo_json, store_options
+from .demo_audit import audit_view, record_graph_audit
 
 _STEP = 0.05  # seconds of simulated work per step, so durations are not all zero
 
 
-def record_sessions(manager: SessionManager) -> list[str]:
-    """Record an audit, a SharePoint analysis, a dashboard and a failing remediation."""
-    ids = []
-    with manager.session(
-        "security_audit",
-        metadata={
-            "tenant": "contoso.onmicrosoft.com",
-            "compliance_framework": "CIS",
-            "initiated_by": "scheduled_task",
-        },
-    ) as audit:
-        for step in (
-            "Connecting to Exchange Online",
-            "Running CIS control 1.1.1",
-            "Running CIS control 1.1.2",
-            "Analyzing results",
-        ):
-            audit.add_event("progress", step)
-            time.sleep(_STEP)
-        audit.add_event("complete", "Audit completed: 92.5% compliance", {"compliance": 92.5})
-    ids.append(audit.session_id)
+def record_sessions(
+    manager: SessionManager, audits: list[GraphAuditRun] | None = None
+) -> list[str]:
+    """Record an audit (the sample snapshot, judged by the real evaluators; its run is
+    appended to ``audits``), a SharePoint analysis, a dashboard and a failing remediation."""
+    audit_id, run = record_graph_audit(manager)
+    if audits is not None:
+        audits.append(run)
+    ids = [audit_id]
 
     with manager.session(
         "sharepoint_analysis", metadata={"site": "https://contoso.sharepoint.com"}
@@ -113,13 +103,16 @@ def run_tools(manager: SessionManager) -> list[dict[str, Any]] | None:
 @store_options
 def run_demo(manager: SessionManager, as_json: bool) -> None:
     """Record a few realistic sessions, then show history and statistics."""
-    recorded = record_sessions(manager)
+    audits: list[GraphAuditRun] = []
+    recorded = record_sessions(manager, audits)
     tools = run_tools(manager)
     history = manager.get_session_history(days=1, limit=len(recorded) + len(tools or ()))
+    audit = next(h for h in history if h["session_id"] == recorded[0])
     if as_json:
         echo_json({"store": manager.storage_path, "sessions": history, "tools": tools})
         return
     out = console()
+    out.print(audit_view(audits[0], audit.get("events") or []))
     out.print(f"Recorded {len(history)} sessions in {manager.storage_path}")
     if tools is None:
         out.print("(Install the mcp extra to also see the MCP tools on the sample data.)")

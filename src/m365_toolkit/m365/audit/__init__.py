@@ -20,6 +20,7 @@ from .summary import (
     FailedControl,
     Trend,
     compliance_status,
+    pass_rate,
     summarize,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "compliance_status",
     "find_results",
     "load_results",
+    "pass_rate",
     "summarize",
 ]

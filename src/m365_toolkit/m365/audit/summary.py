@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,9 +52,10 @@ class AuditSummary:
     by_status: dict[str, int]
     by_severity: dict[str, int]
     compliance_percent: float | None
-    """Pass / total x 100, as the audit report shows it; ``None`` for an empty run."""
+    """Pass / (Pass + Fail) x 100 (:func:`pass_rate`): the figure the CLI, the MCP tools and
+    the dashboard show; ``None`` when no control passed or failed."""
     pass_rate_percent: float | None
-    """Pass / (Pass + Fail) x 100, ignoring Manual and Error; ``None`` without either."""
+    """The same figure, under the name the Graph engine's completion step uses."""
     failed: tuple[FailedControl, ...]
     """Fail and Error controls, High severity first, then by control id."""
 
@@ -147,15 +148,15 @@ def summarize(
     by_status = _counts((r.status for r in results), STATUSES)
     by_severity = _counts((r.severity for r in results), SEVERITIES)
     total = len(results)
-    passed, failed = by_status["Pass"], by_status["Fail"]
+    rate = pass_rate(by_status)
     failing = sorted((r for r in results if r.status in _FAILED_STATUSES), key=_failed_order)
     return AuditSummary(
         source=source,
         total=total,
         by_status=by_status,
         by_severity=by_severity,
-        compliance_percent=_percent(passed, total),
-        pass_rate_percent=_percent(passed, passed + failed),
+        compliance_percent=rate,
+        pass_rate_percent=rate,
         failed=tuple(_failed_control(r, evidence_limit) for r in failing),
     )
 
@@ -219,8 +220,19 @@ def _counts(values: Iterable[str], known: tuple[str, ...]) -> dict[str, int]:
     return counts
 
 
-def _percent(part: int, whole: int) -> float | None:
-    return round(part / whole * 100, 2) if whole else None
+def pass_rate(by_status: Mapping[str, int]) -> float | None:
+    """Pass / (Pass + Fail) x 100, rounded to 2 places; ``None`` when nothing was judged.
+
+    The one compliance figure of the toolkit. Only controls with a verdict count:
+    ``Skipped`` (a missing permission or licence, not applicable), ``Manual`` (needs a
+    person), ``Error`` (collection failed: unknown, listed with the failed controls) and
+    ``Accepted`` (a failure covered by an accepted exception, kept out of the failures)
+    are left out of the denominator, so neither a missing licence nor a declared exception
+    lowers the figure, and no unknown raises it.
+    """
+    passed, failed = by_status.get("Pass", 0), by_status.get("Fail", 0)
+    judged = passed + failed
+    return round(passed / judged * 100, 2) if judged else None
 
 
 def _failed_order(result: ControlResult) -> tuple[int, tuple[tuple[int, int | str], ...]]:

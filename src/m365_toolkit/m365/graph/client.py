@@ -9,6 +9,8 @@ request buy nothing (measured, see docs/audit-engine.md). What this client does:
   exponentially with jitter, capped in attempts and in total wait;
 - bounds how many requests are in flight;
 - asks for each URL once per client (one client = one run), concurrent askers share it;
+- on a 401 signs in afresh once (a token revoked or expired early) and tries again, then
+  reports the 401;
 - never raises for an HTTP or network failure: every path gets an :class:`Outcome` with its
   status or error, so a caller can tell "forbidden" (skip) from "broken" (error).
 """
@@ -35,7 +37,12 @@ if TYPE_CHECKING:  # typing only: azure-identity is the optional graph extra
     from azure.core.credentials import AccessToken, TokenCredential
 
 TokenSource = Callable[[], Awaitable[str]]
-"""Awaited before each request for the bearer token (it caches and refreshes on its own)."""
+"""Awaited before each request for the bearer token (it caches and refreshes on its own).
+
+A source may also have ``async refresh(stale: str) -> str``: called once when Graph answers
+401 to ``stale``, it must get a new token (not a cached one) unless another request already
+replaced ``stale``. Without it, the source is simply asked again.
+"""
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 _REFRESH_MARGIN = 300.0  # seconds before expiry a token is renewed
@@ -199,6 +206,7 @@ class GraphClient:
             self._limit = anyio.Semaphore(self._concurrency)
         waited = 0.0
         attempt = 0
+        signed_in_again = False
         while True:
             attempt += 1
             response: httpx2.Response | None = None
@@ -212,6 +220,10 @@ class GraphClient:
                     )
                 except httpx2.TransportError as exc:
                     error = f"{type(exc).__name__}: {exc}"
+            if response is not None and response.status_code == 401 and not signed_in_again:
+                signed_in_again = True  # once: a second 401 is reported, not retried
+                await self._sign_in_again(token)
+                continue
             if response is not None and response.status_code not in RETRY_STATUSES:
                 return response, None, attempt
             delay = _retry_after(response) if response is not None else None
@@ -221,6 +233,11 @@ class GraphClient:
                 return response, error, attempt
             await self._sleep(delay)
             waited += delay
+
+    async def _sign_in_again(self, stale: str) -> None:
+        refresh = getattr(self._token, "refresh", None)
+        if refresh is not None:
+            await refresh(stale)
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
@@ -260,9 +277,14 @@ class AzureTokenSource:
     """
 
     def __init__(
-        self, credential: TokenCredential, settings: GraphSettings, clock: Any = time.time
+        self,
+        credential: TokenCredential,
+        settings: GraphSettings,
+        clock: Any = time.time,
+        renew: Callable[[], TokenCredential] | None = None,
     ) -> None:
         self._credential = credential
+        self._renew = renew
         self._settings = settings
         self._clock = clock
         self._token: str | None = None
@@ -274,6 +296,22 @@ class AzureTokenSource:
             self._lock = anyio.Lock()
         async with self._lock:
             if self._token is None or self._clock() > self._expires - _REFRESH_MARGIN:
+                token = await anyio.to_thread.run_sync(self._get)
+                self._token, self._expires = token.token, float(token.expires_on)
+            return self._token
+
+    async def refresh(self, stale: str) -> str:
+        """A new token after Graph refused ``stale`` (401), unless one already replaced it.
+
+        azure-identity would hand back its cached token, so a new credential (``renew``)
+        signs in afresh; without ``renew`` the same credential is asked again.
+        """
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if self._token is None or self._token == stale:
+                if self._renew is not None:
+                    self._credential = self._renew()
                 token = await anyio.to_thread.run_sync(self._get)
                 self._token, self._expires = token.token, float(token.expires_on)
             return self._token
@@ -299,7 +337,9 @@ def open_client(settings: GraphSettings, **options: Any) -> GraphClient:
     Raises:
         ConfigError: azure-identity is not installed.
     """
-    source = AzureTokenSource(build_credential(settings), settings)
+    source = AzureTokenSource(
+        build_credential(settings), settings, renew=lambda: build_credential(settings)
+    )
     options.setdefault("concurrency", settings.concurrency)
     options.setdefault("timeout", settings.timeout)
     options.setdefault("verify", ssl_context(settings.ca_bundle))

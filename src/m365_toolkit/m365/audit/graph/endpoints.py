@@ -26,10 +26,26 @@ REGISTRATION = "/v1.0/reports/authenticationMethods/userRegistrationDetails"
 SHAREPOINT = "/v1.0/admin/sharepoint/settings"
 USERS = (
     "/v1.0/users?$select=id,displayName,userPrincipalName,userType,accountEnabled,"
-    "onPremisesSyncEnabled,assignedLicenses&$top=999"
+    "onPremisesSyncEnabled,assignedLicenses,employeeHireDate&$top=999"
 )
 GROUPS = "/v1.0/groups?$select=id,displayName,groupTypes,visibility,membershipRule&$top=999"
 ROLE_MEMBERS = "/v1.0/directoryRoles/{id}/members?$select=id"
+GA_ELIGIBLE = (
+    "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$filter=roleDefinitionId eq "
+    "'62e90394-69f5-4237-9190-012177145e10'"
+)
+"""PIM: who may activate Global Administrator (the role definition id of a built-in role is
+its template id)."""
+TIMEOUT_POLICIES = "/v1.0/policies/activityBasedTimeoutPolicies"
+APPS_AND_SERVICES = "/beta/admin/appsAndServices"
+FORMS = "/beta/admin/forms"
+THIRD_PARTY_STORAGE_APP = "c1f33bc0-bdb4-4248-ba9b-096807ddb43e"
+THIRD_PARTY_STORAGE = (
+    f"/v1.0/servicePrincipals?$filter=appId eq '{THIRD_PARTY_STORAGE_APP}'"
+    "&$select=id,appId,displayName,accountEnabled"
+)
+DEVICE_SETTINGS = "/v1.0/deviceManagement/settings"
+GROUP_SETTINGS = "/v1.0/groupSettings"
 
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 ADMIN_ROLES: dict[str, str] = {
@@ -49,6 +65,48 @@ ADMIN_ROLES: dict[str, str] = {
     "966707d0-3269-4727-9be2-8c3a10f19b9d": "Password Administrator",
 }
 """The privileged roles CIS names for the admin controls (template id -> name)."""
+
+
+PERMISSIONS: dict[str, str] = {
+    AUTHORIZATION_POLICY: "Policy.Read.All",
+    ADMIN_CONSENT_POLICY: "Policy.Read.All",
+    SECURITY_DEFAULTS: "Policy.Read.All",
+    AUTH_METHODS_POLICY: "Policy.Read.All",
+    CONDITIONAL_ACCESS: "Policy.Read.All",
+    TIMEOUT_POLICIES: "Policy.Read.All",
+    DOMAINS: "Domain.Read.All",
+    ORGANIZATION: "Organization.Read.All",
+    SUBSCRIBED_SKUS: "Organization.Read.All",
+    ON_PREM_SYNC: "OnPremDirectorySynchronization.Read.All",
+    DIRECTORY_ROLES: "RoleManagement.Read.Directory",
+    GA_ELIGIBLE: "RoleEligibilitySchedule.Read.Directory",
+    REGISTRATION: "AuditLog.Read.All",
+    SHAREPOINT: "SharePointTenantSettings.Read.All",
+    USERS: "User.Read.All",
+    GROUPS: "Group.Read.All",
+    APPS_AND_SERVICES: "OrgSettings-AppsAndServices.Read.All",
+    FORMS: "OrgSettings-Forms.Read.All",
+    THIRD_PARTY_STORAGE: "Application.Read.All",
+    DEVICE_SETTINGS: "DeviceManagementServiceConfig.Read.All",
+    GROUP_SETTINGS: "GroupSettings.Read.All",
+}
+"""The least application permission each path needs (a refusal names it)."""
+
+
+def permission_for(path: str) -> str | None:
+    """The permission :data:`PERMISSIONS` gives ``path``; role members need the roles'."""
+    if path in PERMISSIONS:
+        return PERMISSIONS[path]
+    if path.startswith("/v1.0/directoryRoles/"):
+        return "RoleManagement.Read.Directory"
+    return None
+
+
+def short_path(path: str) -> str:
+    """``/identity/conditionalAccess/policies`` for the v1.0 path; beta paths keep their
+    prefix; the query is left out."""
+    bare = path.split("?", 1)[0]
+    return bare.removeprefix("/v1.0")
 
 
 def role_members_path(role_id: str) -> str:

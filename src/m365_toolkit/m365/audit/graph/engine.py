@@ -18,11 +18,11 @@ from ...._util.atomic import atomic_text_file
 from ...graph.outcome import Outcome
 from ...progress import OnStepAsync, Step
 from ..results import REPORTS_SUBDIR, load_results, parse_results
-from ..summary import AuditSummary, summarize
+from ..summary import AuditSummary, pass_rate, summarize
 from .config import AuditConfig
 from .endpoints import USERS, derived_paths
 from .evaluate import evaluate, select_controls
-from .model import GRAPH_STATUSES, PASS, Control, Evaluation
+from .model import GRAPH_STATUSES, Control, Evaluation
 from .snapshot import SNAPSHOT_PREFIX, Snapshot
 
 if TYPE_CHECKING:  # the client pulls in httpx2, which evaluating a snapshot does not need
@@ -47,10 +47,8 @@ class GraphAuditRun:
         return counts
 
     def pass_rate(self) -> float | None:
-        """Pass / (Pass + Fail) x 100; skipped, manual, error and accepted are left out."""
-        counts = self.counts()
-        judged = counts[PASS] + counts["Fail"]
-        return round(counts[PASS] / judged * 100, 2) if judged else None
+        """Pass / (Pass + Fail) x 100 (:func:`~..summary.pass_rate`, the toolkit's one figure)."""
+        return pass_rate(self.counts())
 
     def completion(self) -> dict[str, Any]:
         """The data of the run's last step: pass rate, counts and the files."""

@@ -9,6 +9,7 @@ from ....errors import ValidationError
 from ...graph.outcome import Outcome
 from .config import AuditConfig
 from .controls import BY_ID, CONTROLS
+from .endpoints import permission_for, short_path
 from .model import ACCEPTED, ERROR, FAIL, SKIPPED, Control, Evaluation, Unavailable, View
 
 _LICENCE_WORDS = ("licen", "premium", "subscription", "sku")
@@ -40,7 +41,7 @@ def evaluate(
     controls: Sequence[Control] = CONTROLS,
 ) -> list[Evaluation]:
     """Evaluate ``controls`` over a snapshot's outcomes, then apply accepted exceptions."""
-    view = View(outcomes)
+    view = View(outcomes, today)
     return [evaluate_control(control, view, config, today) for control in controls]
 
 
@@ -86,22 +87,30 @@ def apply_exception(evaluation: Evaluation, config: AuditConfig, today: date) ->
 
 
 def _unavailable(control: Control, outcome: Outcome) -> Evaluation:
-    """A 4xx is a missing permission, licence or feature (skipped); anything else an error."""
+    """403: skipped, naming the refused path's permission (or the licence when Graph says so);
+    other 4xx: skipped (the feature is absent); 401 after a fresh sign-in, 429 beyond the
+    caps, 5xx, network: error."""
     error = outcome.error or f"HTTP {outcome.status}"
     status = outcome.status
-    if status in (401, 403):
+    where = f"{status} on {short_path(outcome.path)}"
+    if status == 403:
         licence_hint = any(word in error.lower() for word in _LICENCE_WORDS)
+        needs = permission_for(outcome.path) or " + ".join(control.permissions)
         if licence_hint and control.licence:
             why = f"the tenant lacks the licence {control.licence}"
         else:
-            why = f"the app lacks the permission {' + '.join(control.permissions)}"
+            why = f"needs {needs}"
             if control.licence:
                 why += f" (or the tenant lacks {control.licence})"
-        reason = f"Skipped: {why}; Graph refused {outcome.path}: {error}"
+        reason = f"Skipped: {where}: {why}. Graph said: {error}"
         return Evaluation(control, SKIPPED, control.title, None, reason=reason)
+    if status == 401:
+        return Evaluation(control, ERROR, control.title, None,
+                          reason=f"{where}: Graph rejected the token, also after signing in "
+                          f"again. Graph said: {error}")  # fmt: skip
     if status is not None and 400 <= status < 500 and status != 429:
         return Evaluation(control, SKIPPED, control.title, None,
-                          reason=f"Skipped: {outcome.path} is not available in this tenant: "
-                          f"{error}")  # fmt: skip
+                          reason=f"Skipped: {where}: not available in this tenant. Graph "
+                          f"said: {error}")  # fmt: skip
     return Evaluation(control, ERROR, control.title, None,
                       reason=f"Collecting {outcome.path} failed: {error}")  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from ...graph.outcome import Outcome
@@ -32,10 +33,15 @@ class Unavailable(Exception):
 
 
 class View:
-    """Read-only access to a snapshot's bodies for the checks."""
+    """Read-only access to a snapshot's bodies for the checks.
 
-    def __init__(self, outcomes: Mapping[str, Outcome]) -> None:
+    ``today`` is the day the verdicts are for (the snapshot's day when re-evaluated): a
+    check that compares dates uses it, never the wall clock, so re-evaluation is stable.
+    """
+
+    def __init__(self, outcomes: Mapping[str, Outcome], today: date | None = None) -> None:
         self._outcomes = outcomes
+        self.today = today or date.today()
 
     def outcome(self, path: str) -> Outcome:
         """The recorded outcome of ``path``; a path never collected counts as failed."""

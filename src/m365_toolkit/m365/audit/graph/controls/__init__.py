@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Control
-from . import admins, auth_methods, conditional_access, entra, sharepoint
+from . import admins, auth_methods, conditional_access, entra, sharepoint, tenant_settings
 
 
 def _order(control: Control) -> tuple[int, ...]:
@@ -20,6 +20,7 @@ CONTROLS: tuple[Control, ...] = tuple(
             *conditional_access.CONTROLS,
             *auth_methods.CONTROLS,
             *sharepoint.CONTROLS,
+            *tenant_settings.CONTROLS,
         ),
         key=_order,
     )

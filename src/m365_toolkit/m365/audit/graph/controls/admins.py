@@ -8,11 +8,13 @@ from ..config import AuditConfig
 from ..endpoints import (
     ADMIN_ROLES,
     DIRECTORY_ROLES,
+    GA_ELIGIBLE,
+    GLOBAL_ADMIN,
     SUBSCRIBED_SKUS,
     USERS,
     role_members_path,
 )
-from ..model import Control, Verdict, View
+from ..model import Control, Unavailable, Verdict, View
 from ._helpers import LEARN, verdict
 
 ADMIN_ONLY_SKUS = frozenset({"AAD_PREMIUM", "AAD_PREMIUM_P2"})
@@ -56,18 +58,43 @@ def _cloud_only(view: View, config: AuditConfig) -> Verdict:
     )
 
 
-def _global_admin_count(view: View, config: AuditConfig) -> Verdict:
+def eligible_global_admins(view: View) -> tuple[set[str], set[str], str | None]:
+    """PIM: (user ids eligible for Global Administrator, other principal ids, why unread).
+
+    Without PIM (no Entra ID P2) or without RoleEligibilitySchedule.Read.Directory Graph
+    refuses the path; the count then rests on the active members, and says so.
+    """
+    try:
+        instances = view.values(GA_ELIGIBLE)
+    except Unavailable as exc:
+        return set(), set(), exc.outcome.error or f"HTTP {exc.outcome.status}"
     users = _users(view)
-    holders = sorted(
-        _name(users.get(uid), uid)
-        for uid, roles in admin_members(view).items()
-        if "Global Administrator" in roles
-    )
+    principals = {
+        str(i.get("principalId")) for i in instances
+        if i.get("roleDefinitionId") == GLOBAL_ADMIN and i.get("principalId")
+    }  # fmt: skip
+    return {p for p in principals if p in users}, {p for p in principals if p not in users}, None
+
+
+def _global_admin_count(view: View, config: AuditConfig) -> Verdict:
+    """Active members and PIM-eligible users, each person once (Prowler counts active only)."""
+    users = _users(view)
+    active = {uid for uid, roles in admin_members(view).items() if "Global Administrator" in roles}
+    eligible, others, unread = eligible_global_admins(view)
+    holders, only = active | eligible, eligible - active
+    evidence: dict[str, Any] = {
+        "active": sorted(_name(users.get(uid), uid) for uid in active),
+        "eligible": sorted(_name(users.get(uid), uid) for uid in only),
+    }
+    if others:
+        evidence["eligible_non_user_principals"] = sorted(others)  # groups: not expanded
+    if unread:
+        evidence["eligible_not_read"] = f"PIM eligibility could not be read: {unread}"
     return verdict(
         2 <= len(holders) <= 4,
-        "between 2 and 4 Global Administrators",
-        {"global_admins": len(holders)},
-        {"members": holders, "note": "active role members; PIM-eligible assignments not read"},
+        "between 2 and 4 Global Administrators (active members and PIM-eligible users)",
+        {"global_admins": len(holders), "active": len(active), "eligible_only": len(only)},
+        evidence,
     )
 
 
@@ -111,8 +138,8 @@ CONTROLS = (
         1,
         "E3",
         "High",
-        (DIRECTORY_ROLES, USERS),
-        _ROLES,
+        (DIRECTORY_ROLES, USERS, GA_ELIGIBLE),
+        (*_ROLES, "RoleEligibilitySchedule.Read.Directory"),
         "Keep two to four Global Administrators: enough for resilience, few enough to watch.",
         _BEST_PRACTICE,
         _global_admin_count,

@@ -104,6 +104,29 @@ def _sign_in_risk_grant(policy: dict[str, Any]) -> str | None:
     return "sign-in frequency is not 'every time'"
 
 
+ADMIN_SIGN_IN_HOURS = 4
+
+
+def _admin_session(policy: dict[str, Any]) -> str | None:
+    """Sign-in frequency of at most 4 hours (or every time) and no persistent browser."""
+    session = policy.get("sessionControls") or {}
+    frequency = session.get("signInFrequency") or {}
+    browser = session.get("persistentBrowser") or {}
+    found = []
+    if not frequency.get("isEnabled"):
+        found.append("sign-in frequency is not enabled")
+    elif frequency.get("frequencyInterval") != "everyTime":
+        hours = frequency.get("value")
+        if frequency.get("type") == "days" and isinstance(hours, int):
+            hours = hours * 24
+        if not isinstance(hours, int) or hours > ADMIN_SIGN_IN_HOURS:
+            every = f"{frequency.get('value')} {frequency.get('type')}"
+            found.append(f"sign-in frequency is {every}, more than {ADMIN_SIGN_IN_HOURS} hours")
+    if not browser.get("isEnabled") or browser.get("mode") != "never":
+        found.append("persistent browser session is not set to 'never'")
+    return "; ".join(found) or None
+
+
 def _user_risk(conditions: dict[str, Any]) -> str | None:
     return (
         None if "high" in (conditions.get("userRiskLevels") or []) else "userRiskLevels lacks high"
@@ -257,6 +280,13 @@ CONTROLS = (
         "an enabled CA policy blocking clientAppTypes exchangeActiveSync and other for all users",
         "Create a CA policy: all users, all apps, client apps 'Exchange ActiveSync' and "
         "'Other clients', grant 'Block'.", "policy-block-legacy-authentication"),
+    _ca("5.2.2.4", "Ensure Sign-in frequency is enabled and browser sessions are not persistent "
+        "for Administrative users", 1, "E3", Rule("admins", _admin_session),
+        "an enabled CA policy for every admin role: sign-in frequency 4 hours or less, "
+        "persistent browser 'never'",
+        "Create a CA policy: the admin roles, all apps, session 'Sign-in frequency' 4 hours or "
+        "less and 'Persistent browser session' Never persistent.",
+        "howto-conditional-access-session-lifetime"),
     _ca("5.2.2.5", "Ensure 'Phishing-resistant MFA strength' is required for Administrators",
         2, "E3", Rule("admins", _phishing_resistant),
         "an enabled CA policy requiring the phishing-resistant MFA strength for every admin role",

@@ -29,6 +29,15 @@ def _domain_lists(view: View, config: AuditConfig) -> Verdict:
     )
 
 
+def _sync_domains(view: View, config: AuditConfig) -> Verdict:
+    guids = view.body(SHAREPOINT).get("allowedDomainGuidsForSyncApp") or []
+    return verdict(
+        bool(guids),
+        "allowedDomainGuidsForSyncApp lists at least one domain GUID (sync on joined PCs only)",
+        {"allowedDomainGuidsForSyncApp": guids},
+    )
+
+
 CONTROLS = (
     Control(
         "7.2.1",
@@ -94,5 +103,18 @@ CONTROLS = (
         "SharePoint admin center > Policies > Sharing: limit external sharing by domain.",
         _SHARING,
         _domain_lists,
+    ),
+    Control(
+        "7.3.2",
+        "Ensure OneDrive sync is restricted for unmanaged devices",
+        2,
+        "E3",
+        "Medium",
+        (SHAREPOINT,),
+        _READ,
+        "SharePoint admin center > Settings > OneDrive > Sync: 'Allow syncing only on computers "
+        "joined to specific domains', with the domain GUIDs.",
+        f"{LEARN}/sharepoint/allow-syncing-only-on-specific-domains",
+        _sync_domains,
     ),
 )
