@@ -250,6 +250,12 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Listener(ThreadingHTTPServer):
+    # A client that opens many connections at once (msgraph-sdk in bench_graph) overflows
+    # socketserver's backlog of 5: its connects are dropped and time out.
+    request_queue_size = 128
+
+
 class Server:
     """Runs a :class:`FakeGraph` on ``https://127.0.0.1:<port>`` in a thread."""
 
@@ -257,11 +263,15 @@ class Server:
         import ssl
 
         self.fake = fake
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+        self.httpd = _Listener(("127.0.0.1", 0), _handler(fake))
         self.httpd.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        # The handshake happens in each connection's own thread, on its first read: done in
+        # accept(), one slow client would hold up every other connection.
+        self.httpd.socket = context.wrap_socket(
+            self.httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
         fake.base_url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

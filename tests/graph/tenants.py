@@ -31,7 +31,8 @@ GA_ROLE_ID = "role-ga"
 SEC_ROLE_ID = "role-sec"
 BREAK_GLASS_ID = "bg-0001"
 BREAK_GLASS_UPN = "breakglass@contoso.onmicrosoft.com"
-E5, P2 = "sku-e5", "sku-p2"
+# Graph-shaped: the real SKU ids of Microsoft 365 E5 and Entra ID P2
+E5, P2 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06", "eec0eb4f-6444-4f95-aba0-50c24d67f998"
 
 
 def user(uid: str, upn: str, **fields: Any) -> dict[str, Any]:
