@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from importlib.resources import files
 from string import Template
 
@@ -294,7 +295,8 @@ def _costs(c: Costs) -> str:
         )
 
     budgets = (
-        _row([b.name.replace("_", " "), money(b.limit), money(b.spent),
+        _row([b.name.replace("_", " "), money(b.limit),
+              money(b.spent) + (f" ({b.top})" if b.top else ""),
               _Html(f'<meter min="0" max="100" value="{min(b.percent, 100):g}">'
                     f"{esc(percent(b.percent))}</meter> {esc(percent(b.percent))}")
               if b.percent is not None else "per session"])
@@ -313,8 +315,32 @@ def _costs(c: Costs) -> str:
         "<h3>Budgets</h3>",
         _table("budgets", "Budget use in the current period (user budgets: the top user)",
                ["Budget", "Limit", "Spent", "Used"], budgets),
+        _per_session(c),
         "</section>",
     ])  # fmt: skip
+
+
+def _per_session(c: Costs) -> str:
+    """With a session budget: the most spending sessions and their share of it."""
+    if c.session_limit is None:
+        return ""
+    limit = c.session_limit
+    rows = (
+        _row([g.key, g.requests, g.tokens, money(g.cost), percent(_share(g.cost, limit))])
+        for g in c.by_session
+    )
+    return "".join([
+        "<h3>Per session</h3>",
+        f"<p>{c.sessions_over:,} session(s) of the period reached the session budget of "
+        f"{esc(money(limit))}.</p>",
+        _table("costs-session", "The most spending sessions of the period (all their costs)",
+               ["Session", "Requests", "Tokens", "Cost (USD)", "Of the session budget"], rows,
+               numeric=(1, 2, 3, 4)),
+    ])  # fmt: skip
+
+
+def _share(spent: Decimal, limit: Decimal) -> float:
+    return round(float(spent / limit * 100), 1)
 
 
 def _data(**values: str) -> str:

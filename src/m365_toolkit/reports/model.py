@@ -191,6 +191,9 @@ class BudgetUse:
     limit: Decimal
     spent: Decimal | None
     percent: float | None
+    top: str | None = None
+    """Whose spend is shown: the top user of a user budget, the top session of a session
+    budget (``None`` for an overall budget)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,12 @@ class Costs:
     by_user: tuple[CostLine, ...]
     """These three: most expensive first."""
     budgets: tuple[BudgetUse, ...]
+    by_session: tuple[CostLine, ...] = ()
+    session_limit: Decimal | None = None
+    """The session budget's limit, if there is one."""
+    """With a session budget: the period's most spending sessions (key: the session id)."""
+    sessions_over: int = 0
+    """With a session budget: how many of the period's sessions spent at least its limit."""
 
 
 @dataclass(frozen=True, slots=True)
