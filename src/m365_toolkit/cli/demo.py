@@ -15,6 +15,7 @@ from ..sessions.formatting import format_statistics
 from ..sessions.manager import SessionManager
 from . import render
 from .app import cli, console, echo_json, store_options
+from .report import write_in_session
 
 _STEP = 0.05  # seconds of simulated work per step, so durations are not all zero
 
@@ -112,12 +113,16 @@ def run_tools(manager: SessionManager) -> list[dict[str, Any]] | None:
 @cli.command("demo")
 @store_options
 def run_demo(manager: SessionManager, as_json: bool) -> None:
-    """Record a few realistic sessions, then show history and statistics."""
+    """Record a few realistic sessions, show history and statistics, and write the
+    dashboard of them (its path printed last)."""
     recorded = record_sessions(manager)
     tools = run_tools(manager)
     history = manager.get_session_history(days=1, limit=len(recorded) + len(tools or ()))
+    # Last: the dashboard of everything recorded above (its own session comes after them).
+    _, dashboard = write_in_session(manager, Path(".").absolute(), "demo", {})
     if as_json:
-        echo_json({"store": manager.storage_path, "sessions": history, "tools": tools})
+        echo_json({"store": manager.storage_path, "sessions": history, "tools": tools,
+                   "dashboard": str(dashboard.path)})  # fmt: skip
         return
     out = console()
     out.print(f"Recorded {len(history)} sessions in {manager.storage_path}")
@@ -141,3 +146,4 @@ def run_demo(manager: SessionManager, as_json: bool) -> None:
             out.print(f"  - {finding['severity']}: {finding['title']}", highlight=False)
     out.print(render.sessions_table(history, "Sessions recorded by the demo"))
     click.echo(format_statistics(manager.get_statistics(30), 30))
+    out.print(f"Dashboard of what the demo recorded: {dashboard.path}", highlight=False)
