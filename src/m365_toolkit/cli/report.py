@@ -63,6 +63,18 @@ def write_in_session(
     is_flag=True,
     help="Only the latest audit run: no trend over runs, no drift.",
 )
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Skip verifying the trail's chain (it walks every record); the header then says "
+    "the chain was not checked.",
+)
+@click.option(
+    "--anchor-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of checkpoints (store checkpoint --anchor-dir) to hold the chain against; "
+    "the header shows the newest.",
+)
 @root_options
 def report_command(
     manager: SessionManager,
@@ -72,19 +84,24 @@ def report_command(
     output_format: str,
     output: Path | None,
     latest_only: bool,
+    no_verify: bool,
+    anchor_dir: Path | None,
 ) -> None:
     """Write the security dashboard: compliance trend and drift, operations, LLM costs."""
     arguments = {"days": days, "format": output_format, "output": str(output) if output else None,
-                 "latest_only": latest_only}  # fmt: skip
+                 "latest_only": latest_only, "verify": not no_verify,
+                 "anchor_dir": str(anchor_dir) if anchor_dir else None}  # fmt: skip
     session, written = write_in_session(
         manager, root, "report", arguments, days=days, output_format=output_format,
-        output=output, historical=not latest_only,
+        output=output, historical=not latest_only, verify=not no_verify, anchor_dir=anchor_dir,
     )  # fmt: skip
     latest = written.dashboard.compliance.latest
     if as_json:
         echo_json({"session_id": session.session_id, "file": str(written.path),
                    "format": written.format, "bytes": written.bytes,
-                   "pass_rate_percent": latest.pass_rate_percent if latest else None})  # fmt: skip
+                   "pass_rate_percent": latest.pass_rate_percent if latest else None,
+                   "integrity": written.dashboard.header.integrity.status})  # fmt: skip
         return
     click.echo(f"Dashboard: {written.path}")
     click.echo(f"Session: {session.session_id}")
+    click.echo(f"Trail: {written.dashboard.header.integrity.summary}")

@@ -154,9 +154,16 @@ def _header(h: Header) -> str:
         ("Session", h.session_id or "–"),
         ("Toolkit version", h.toolkit_version),
     ]
-    return '<dl class="facts">' + "".join(
-        f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in items
-    ) + "</dl>"  # fmt: skip
+    trail = h.integrity
+    checkpoint = (f"newest of {trail.checkpoints}: size {trail.last_checkpoint_size:,}, taken "
+                  f"{trail.last_checkpoint_time}" if trail.last_checkpoint_time else
+                  "none held against the chain (report --anchor-dir)")  # fmt: skip
+    badge = {"intact": "pass", "broken": "fail"}.get(trail.status, "manual")
+    facts = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in items)
+    return (f'<dl class="facts">{facts}<div id="integrity" data-status="{esc(trail.status)}">'
+            f'<dt>Trail integrity</dt><dd><span class="badge s-{badge}">{esc(trail.status)}'
+            f"</span> {esc(trail.summary)} Checkpoints: {esc(checkpoint)}.</dd></div>"
+            "</dl>")  # fmt: skip
 
 
 def _compliance(c: Compliance) -> str:
