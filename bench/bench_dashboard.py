@@ -19,7 +19,9 @@ Each build runs in a fresh subprocess that reports its time and the growth of it
 store with the cost index of schema 5 (``costs_by_time`` on the time alone, where SQLite
 looked every row of the window up in the table) is built from as well, and the cost
 breakdowns are timed both ways: four ``CostLog.report`` queries on the old index (as the
-dashboard made them before) against one ``CostLog.summary`` on the covering index.
+dashboard made them before) against one ``CostLog.summary`` on the covering index; and the
+operations section's read: ``Store.history`` a day at a time (before) against the outline
+stream (:mod:`m365_toolkit.store.outline`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from pathlib import Path
 from m365_toolkit.costs.model import Cost, CostRecord, TokenUsage
 from m365_toolkit.reports import build, write_dashboard
 from m365_toolkit.sessions.model import Session
+from m365_toolkit.sessions.query import SessionQuery
 from m365_toolkit.store import open_store
+from m365_toolkit.store.outline import outline
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
@@ -150,6 +154,15 @@ def child(path: Path, root: Path, mode: str) -> None:
             store.costs.summary(BREAKDOWNS, since)
         elif mode == "verify":
             store.verify()
+        elif mode == "windows":  # how the operations section read its sessions before
+            start = since
+            while start < NOW:
+                store.history(SessionQuery(since=start, until=start + timedelta(days=1),
+                                           with_events=False))  # fmt: skip
+                start += timedelta(days=1)
+        elif mode == "outline":
+            for _ in outline(store, since):
+                pass
         else:  # the header's chain walk is timed on its own ("verify")
             board = build(store, root, 30, clock=lambda: NOW, budgets=(), verify=False)
         seconds = time.perf_counter() - began
@@ -236,6 +249,10 @@ def main() -> None:
     summary = best_of(runs, big, root, "summary")["seconds"]
     print(f"cost breakdowns: four reports on the old index {reports:.2f} s, one summary on "
           f"the covering index {summary:.2f} s ({reports / summary:.1f}x)")  # fmt: skip
+    windows = best_of(runs, big, root, "windows")["seconds"]
+    outlined = best_of(runs, big, root, "outline")["seconds"]
+    print(f"operations' sessions: Store.history a day at a time {windows:.2f} s, the outline "
+          f"stream {outlined:.2f} s ({windows / outlined:.1f}x)")  # fmt: skip
     with open_store(big) as store:
         records = store.seal().size
     walk = measure(big, root, "verify")["seconds"]

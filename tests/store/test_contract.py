@@ -244,6 +244,25 @@ def test_a_summary_is_each_report_from_one_pass_over_the_window(store):
         store.costs.summary(["model", "colour"])
 
 
+def test_an_outline_has_each_session_of_the_window_in_five_columns(store):
+    from m365_toolkit.store.outline import SessionOutline, outline
+
+    late = T0.replace(hour=23, minute=30)
+    done = new_session(late, user="bob@contoso.com", operation_type="remediation")
+    running = new_session(T0 + timedelta(days=1))
+    old = new_session(T0 - timedelta(days=3))
+    for session in (done, running, old):
+        store.create(session)
+    store.finish(done.session_id, Status.ERROR, late + timedelta(seconds=90), [complete(late)])
+    got = sorted(outline(store, T0 - timedelta(hours=1)))
+    assert got == [
+        SessionOutline("2026-11-02", "remediation", "bob@contoso.com", "error", 90.0),
+        SessionOutline("2026-11-03", "security_audit", "admin@contoso.com", "active", None),
+    ]  # fmt: skip
+    assert len(list(outline(store))) == 3
+    assert [o.day for o in outline(store, None, T0)] == ["2026-10-30"]
+
+
 def test_a_listener_sees_every_committed_record_once_in_order(store):
     heard = []
     stop = store.listen(heard.append)
