@@ -37,7 +37,7 @@ def test_an_intact_trail_is_verified_to_its_last_position_with_the_newest_checkp
     trail = doc["header"]["integrity"]
     assert out["integrity"] == trail["status"] == "intact"
     assert trail["valid"] == trail["size"] > 0 and trail["first_break"] is None
-    assert trail["summary"].startswith(f"Intact: all {trail['size']:,} chained records")
+    assert trail["summary"].startswith(f"Intact: all {trail['size']:,} chained record(s)")
     assert trail["checkpoints"] == 2 and trail["last_checkpoint_time"].startswith(
         "2026-03-04T08:00:00"
     )

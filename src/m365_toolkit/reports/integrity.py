@@ -30,7 +30,7 @@ def integrity(store: Store, anchor_dir: Path | None = None) -> Integrity:
     first = result.first
     if first is None:
         status = "intact"
-        summary = f"Intact: all {result.size:,} chained records verified"
+        summary = f"Intact: all {result.size:,} chained record(s) verified"
         if result.pruned:
             summary += f" ({result.pruned:,} pruned, their hashes kept)"
     elif first.pos is not None:
