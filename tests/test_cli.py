@@ -153,12 +153,26 @@ def test_demo_records_sessions_and_prints_history_and_statistics(tmp_path):
     assert "Session Statistics - Last 30 Days" in result.output
     assert "MCP get_compliance_status on the sample audit: 76.47% compliant" in result.output
     assert "High: 2 anyone (anonymous) sharing link(s)" in result.output
+    printed = result.output.rsplit("Dashboard of what the demo recorded: ", 1)[1].strip()
+    page = Path(printed)
+    assert page.parent == tmp_path / "output" / "reports" / "security" and page.is_file()
+    assert "Sessions recorded by the demo" not in page.read_text(encoding="utf-8")
     with SessionManager(tmp_path / "output" / "sessions" / "sessions.db") as manager:
         history = manager.get_session_history()
         assert sorted(s["operation_type"] for s in history if s["status"] == "success") == [
-            "compliance_status", "dashboard_generation", "security_audit",
-            "sharepoint_analysis", "sharepoint_analysis",
+            "compliance_status", "dashboard_generation", "dashboard_generation",
+            "security_audit", "sharepoint_analysis", "sharepoint_analysis",
         ]  # fmt: skip
+        newest = history[0]
+        assert newest["operation_type"] == "dashboard_generation"
+        assert newest["events"][-2]["data"]["file"] == printed
+        # The page holds what the demo recorded: six sessions and its own (active meanwhile).
+        board = json.loads(
+            page.read_text(encoding="utf-8")
+            .split('<script type="application/json" id="dashboard-data">', 1)[1]
+            .split("</script>")[0]
+        )
+        assert board["operations"]["total"] == 7 and board["operations"]["failed_total"] == 1
         assert [s["operation_type"] for s in history if s["status"] == "error"] == ["remediation"]
         assert "never-stored" not in json.dumps(history)
 
@@ -168,8 +182,9 @@ def test_the_console_script_and_python_dash_m_run_from_a_fresh_directory(tmp_pat
     assert script, "the m365-toolkit console script is not installed beside this Python"
     env = {**os.environ, "M365_TOOLKIT_STORE": str(tmp_path / "trail.db")}
     demo = subprocess.run([script, "demo", "--json"], capture_output=True, text=True,
-                          env=env, check=True)  # fmt: skip
-    assert len(json.loads(demo.stdout)["sessions"]) == 6
+                          env=env, check=True, cwd=tmp_path)  # fmt: skip
+    printed = json.loads(demo.stdout)
+    assert len(printed["sessions"]) == 6 and Path(printed["dashboard"]).is_file()
     stats = subprocess.run(
         [sys.executable, "-m", "m365_toolkit", "sessions", "stats", "--json"],
         capture_output=True,
@@ -177,4 +192,4 @@ def test_the_console_script_and_python_dash_m_run_from_a_fresh_directory(tmp_pat
         env=env,
         check=True,
     )
-    assert json.loads(stats.stdout)["total_sessions"] == 6
+    assert json.loads(stats.stdout)["total_sessions"] == 7  # and the demo's dashboard

@@ -18,6 +18,7 @@ import pytest
 
 from m365_toolkit.reports import write_dashboard
 
+from ..conftest import STORE_KINDS, PostgresSchemas, store_file
 from .seeding import CONTROLS, COSTS, PROFILES, expected_day_status, seed
 
 CHROMIUM_ARGS = [
@@ -86,9 +87,36 @@ class Loaded:
         self.context.close()
 
 
-@pytest.fixture
-def page_path(seeded, root) -> Path:
-    return write_dashboard(seeded.store, root, clock=seeded.clock).path
+def _seeded_page(request: pytest.FixtureRequest, factory: Any, kind: str) -> Iterator[Path]:
+    root = factory.mktemp(f"board-{kind}")
+    schemas = None
+    if kind == "postgres":
+        schemas = PostgresSchemas(*request.getfixturevalue("postgres_server"))
+        location: Path | str = schemas.new()
+    else:
+        location = store_file(root, kind)
+    try:
+        with seed(root, location) as manager:
+            yield write_dashboard(manager.store, root, clock=manager.clock).path
+    finally:
+        if schemas is not None:
+            schemas.drop()
+
+
+@pytest.fixture(scope="module")
+def page_path(
+    request: pytest.FixtureRequest, tmp_path_factory: Any, browser: Any
+) -> Iterator[Path]:
+    """The seeded dashboard of a SQLite store, written once for the module."""
+    yield from _seeded_page(request, tmp_path_factory, "sqlite")
+
+
+@pytest.fixture(scope="module", params=[k for k in STORE_KINDS if k != "sqlite"])
+def other_page(
+    request: pytest.FixtureRequest, tmp_path_factory: Any, browser: Any
+) -> Iterator[Path]:
+    """The same seed in the other stores (JSON, PostgreSQL): the same page."""
+    yield from _seeded_page(request, tmp_path_factory, request.param)
 
 
 @pytest.fixture
@@ -102,6 +130,28 @@ def test_the_page_loads_with_no_console_errors_and_no_request_but_itself(loaded)
     assert loaded.page.evaluate("document.documentElement.dataset.ready") == "true"
     assert loaded.console == []
     assert loaded.requests == [loaded.url]
+    integrity = loaded.page.locator("#integrity")
+    assert integrity.get_attribute("data-status") == "intact" and integrity.is_visible()
+    assert "Intact: all" in integrity.text_content()
+
+
+def test_every_store_gives_the_same_page(browser, page_path, other_page):
+    pages = [Loaded(browser, path) for path in (page_path, other_page)]
+    try:
+        for opened in pages:
+            assert opened.console == [] and opened.requests == [opened.url]
+        for selector in ("#chart-trend .mark", "#chart-sessions .mark", "#chart-costs .mark",
+                         "#controls tbody tr", "#drift tbody tr", "#budgets tbody tr"):  # fmt: skip
+            counts = [opened.page.locator(selector).count() for opened in pages]
+            assert counts[0] == counts[1] > 0, selector
+        for opened in pages:
+            opened.page.select_option('form[data-table="controls"] select[name="status"]', "Fail")
+        expected = sum(v[3] == "Fail" for v in LATEST.values())
+        assert [opened.visible_rows("controls") for opened in pages] == [expected, expected]
+        assert pages[1].page.get_attribute("#integrity", "data-status") == "intact"
+    finally:
+        for opened in pages:
+            opened.close()
 
 
 def test_the_charts_have_one_mark_per_data_point(loaded):

@@ -123,3 +123,45 @@ def test_an_empty_store_and_folder_make_an_empty_dashboard(tmp_path):
         board = build(store, tmp_path, budgets=())
     assert board.compliance.latest is None and board.compliance.trend == ()
     assert board.operations.total == 0 and board.costs.total == 0
+
+
+def test_a_session_budget_shows_the_periods_most_spending_sessions(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from m365_toolkit import SessionManager
+    from m365_toolkit.costs.model import Cost, CostRecord, TokenUsage
+    from m365_toolkit.reports import render
+
+    now = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    spend = {"cheap": ["0.10"], "dear": ["0.70", "0.50"], "exact": ["1"], "old": ["5"]}
+    with SessionManager(tmp_path / "s.db", clock=lambda: now) as manager:
+        ids = {}
+        for name, amounts in spend.items():
+            with manager.session("security_audit") as session:
+                ids[name] = session.session_id
+            days_ago = 40 if name == "old" else 1
+            for amount in amounts:
+                manager.store.costs.add(CostRecord(
+                    now - timedelta(days=days_ago), session.session_id, "alice",
+                    "security_audit", "gpt-5", "chat", TokenUsage(10, 5),
+                    Cost(Decimal(amount), Decimal(0), Decimal(0), "test"),
+                ))  # fmt: skip
+        manager.store.costs.add(CostRecord(now, None, "bob", None, "gpt-5", "chat",
+                                           TokenUsage(1, 1), Cost(Decimal(9), Decimal(0),
+                                           Decimal(0), "test")))  # fmt: skip
+        board = build(manager.store, tmp_path, 30, budgets=make_budgets({"session": 1}),
+                      clock=lambda: now)  # fmt: skip
+        plain = build(manager.store, tmp_path, 30, budgets=(), clock=lambda: now)
+    costs = board.costs
+    assert [(line.key, line.cost, line.requests) for line in costs.by_session] == [
+        (ids["dear"], Decimal("1.2"), 2), (ids["exact"], Decimal(1), 1),
+        (ids["cheap"], Decimal("0.1"), 1),
+    ]  # fmt: skip
+    assert costs.session_limit == 1 and costs.sessions_over == 2
+    [use] = costs.budgets
+    assert (use.spent, use.percent, use.top) == (Decimal("1.2"), 120.0, ids["dear"])
+    assert plain.costs.by_session == () and plain.costs.session_limit is None
+    page = render(board, "html")
+    assert 'id="costs-session"' in page and "120%" in page and ids["old"] not in page
+    assert "2 session(s) of the period reached the session budget of $1.0000" in page
+    assert 'id="costs-session"' not in render(plain, "html")

@@ -215,6 +215,54 @@ def test_costs_add_up_exactly_and_report_by_group(store):
     assert store.costs.by_session([session.session_id])[session.session_id].requests == 4
 
 
+def test_a_summary_is_each_report_from_one_pass_over_the_window(store):
+    session = new_session()
+    store.create(session)
+    records = [
+        cost(session.session_id, T0 + timedelta(hours=i * 7), model=model, tokens=tokens)
+        for i, (model, tokens) in enumerate(
+            [("gpt-5", 100), ("gpt-5-mini", 40), ("gpt-5", 7), ("gpt-5-nano", 900), ("é", 40)]
+        )
+    ]  # fmt: skip
+    store.costs.import_records([*records, cost(None, T0 + timedelta(days=3), tokens=3)])
+    groups = ("day", "model", "type", "operation", "user", "session")
+    for since, until in ((None, None), (T0 + timedelta(hours=7), T0 + timedelta(days=2))):
+        summary = store.costs.summary([*groups, "model"], since, until)
+        assert list(summary) == list(groups)
+        for name in groups:
+            assert summary[name] == store.costs.report(name, since, until), name
+    by_session = store.costs.summary(["session"])["session"]
+    assert {g.key: g.totals.requests for g in by_session} == {
+        session.session_id: 5, "(no session)": 1,
+    }  # fmt: skip
+    window = store.costs.summary(["model"], T0 + timedelta(hours=7), T0 + timedelta(days=1))
+    assert [(g.key, g.totals.requests) for g in window["model"]] == [
+        ("gpt-5-nano", 1), ("gpt-5-mini", 1), ("gpt-5", 1),
+    ]  # fmt: skip
+    assert store.costs.summary([]) == {}
+    with pytest.raises(ValidationError, match="Cannot group costs by 'colour'"):
+        store.costs.summary(["model", "colour"])
+
+
+def test_an_outline_has_each_session_of_the_window_in_five_columns(store):
+    from m365_toolkit.store.outline import SessionOutline, outline
+
+    late = T0.replace(hour=23, minute=30)
+    done = new_session(late, user="bob@contoso.com", operation_type="remediation")
+    running = new_session(T0 + timedelta(days=1))
+    old = new_session(T0 - timedelta(days=3))
+    for session in (done, running, old):
+        store.create(session)
+    store.finish(done.session_id, Status.ERROR, late + timedelta(seconds=90), [complete(late)])
+    got = sorted(outline(store, T0 - timedelta(hours=1)))
+    assert got == [
+        SessionOutline("2026-11-02", "remediation", "bob@contoso.com", "error", 90.0),
+        SessionOutline("2026-11-03", "security_audit", "admin@contoso.com", "active", None),
+    ]  # fmt: skip
+    assert len(list(outline(store))) == 3
+    assert [o.day for o in outline(store, None, T0)] == ["2026-10-30"]
+
+
 def test_a_listener_sees_every_committed_record_once_in_order(store):
     heard = []
     stop = store.listen(heard.append)

@@ -124,3 +124,37 @@ def test_schema_files_are_numbered_and_split_into_whole_statements(dialect):
     triggers = [s for m in found for s in m.statements() if s.startswith("CREATE TRIGGER")]
     if dialect == "sqlite":
         assert len(triggers) == 2 and all(t.endswith("END;") for t in triggers)
+
+
+def test_a_migrated_sqlite_store_answers_a_period_cost_report_from_the_covering_index(tmp_path):
+    path = tmp_path / "sessions.db"
+    shutil.copy(RELEASE_STORE, path)
+    with open_store(path) as store:
+        store.costs.add(a_cost(None))
+        since = datetime(2026, 11, 1, tzinfo=UTC)
+        by_model = store.costs.summary(["model"], since)["model"]
+        assert by_model == store.costs.report("model", since)
+        assert ("gpt-5", 2) in [(g.key, g.totals.requests) for g in by_model]
+        statement = store.sql.q(
+            f"SELECT {store.sql.cost_groups['model']} AS g0, count(*) FROM costs "
+            "WHERE timestamp >= ? GROUP BY g0"
+        )
+    with sqlite3.connect(path) as conn:
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert "costs_by_time_covering" in indexes and "costs_by_time" not in indexes
+        plan = " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", ("",)))
+        assert "COVERING INDEX costs_by_time_covering" in plan
+    conn.close()
+
+
+def test_a_migrated_postgresql_store_has_the_covering_cost_index(pg_schemas):
+    url = pg_schemas.new()
+    with open_store(url) as store:
+        store.costs.add(a_cost(None))
+        assert [g.key for g in store.costs.summary(["day"])["day"]] == ["2026-12-01"]
+    with psycopg.connect(url) as conn:
+        names = {row[0] for row in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'costs' "
+            "AND schemaname = current_schema()"
+        )}  # fmt: skip
+        assert "costs_by_time_covering" in names and "costs_by_time" not in names

@@ -17,6 +17,7 @@ from ..sessions.manager import SessionManager
 from . import render
 from .app import cli, console, echo_json, store_options
 from .demo_audit import audit_view, record_graph_audit
+from .report import write_in_session
 
 _STEP = 0.05  # seconds of simulated work per step, so durations are not all zero
 
@@ -102,14 +103,18 @@ def run_tools(manager: SessionManager) -> list[dict[str, Any]] | None:
 @cli.command("demo")
 @store_options
 def run_demo(manager: SessionManager, as_json: bool) -> None:
-    """Record a few realistic sessions, then show history and statistics."""
+    """Record a few realistic sessions (a Graph audit of a fictional tenant among them),
+    show history and statistics, and write the dashboard of them (its path printed last)."""
     audits: list[GraphAuditRun] = []
     recorded = record_sessions(manager, audits)
     tools = run_tools(manager)
     history = manager.get_session_history(days=1, limit=len(recorded) + len(tools or ()))
     audit = next(h for h in history if h["session_id"] == recorded[0])
+    # Last: the dashboard of everything recorded above (its own session comes after them).
+    _, dashboard = write_in_session(manager, Path(".").absolute(), "demo", {})
     if as_json:
-        echo_json({"store": manager.storage_path, "sessions": history, "tools": tools})
+        echo_json({"store": manager.storage_path, "sessions": history, "tools": tools,
+                   "dashboard": str(dashboard.path)})  # fmt: skip
         return
     out = console()
     out.print(audit_view(audits[0], audit.get("events") or []))
@@ -134,3 +139,4 @@ def run_demo(manager: SessionManager, as_json: bool) -> None:
             out.print(f"  - {finding['severity']}: {finding['title']}", highlight=False)
     out.print(render.sessions_table(history, "Sessions recorded by the demo"))
     click.echo(format_statistics(manager.get_statistics(30), 30))
+    out.print(f"Dashboard of what the demo recorded: {dashboard.path}", highlight=False)

@@ -19,7 +19,7 @@ from .._util.system import format_time, parse_time
 from .._util.values import clean_mapping, require_name
 from ..errors import ValidationError
 
-GROUPS = ("model", "type", "operation", "user", "day")
+GROUPS = ("model", "type", "operation", "user", "day", "session")
 PICO = Decimal("1e-12")  # costs are exact to a millionth of a millionth of a dollar
 MAX_TOKENS = 10**12
 """The most tokens one count of one request may hold: far beyond any context window, and

@@ -23,7 +23,8 @@ from ..sessions.query import window_start
 from ..store import Store, _safe
 from .compliance import collect_runs, compliance_section
 from .html import render_html
-from .model import Dashboard, Header
+from .integrity import integrity
+from .model import NOT_CHECKED, Dashboard, Header
 from .operations import operations_section
 from .spend import costs_section
 
@@ -50,6 +51,8 @@ def build(
     session_id: str | None = None,
     generated_by: str | None = None,
     budgets: Iterable[Budget] | None = None,
+    verify: bool = True,
+    anchor_dir: str | os.PathLike[str] | None = None,
     clock: Clock = utc_now,
 ) -> Dashboard:
     """Compute everything the dashboard shows.
@@ -63,14 +66,20 @@ def build(
         session_id: The session the dashboard is generated in, shown in its header.
         generated_by: Who generates it; by default ``M365_TOOLKIT_USER`` or the OS user.
         budgets: The budgets to show; by default those of the cost config.
+        verify: Verify the trail's chain for the header (``Store.verify``: it seals, then
+            walks every record, so it takes longer as the trail grows).
+        anchor_dir: A folder of checkpoints to hold the chain against (``store checkpoint
+            --anchor-dir``); the header shows the newest one's time.
         clock: The current time.
 
     Raises:
         ValidationError: ``days`` is negative or not a number.
+        ConfigError: ``anchor_dir`` is missing or holds a file that is not a checkpoint.
         StoreError: The store cannot be read.
     """
     folder = Path(root)
     since = window_start(days, clock)
+    anchors = Path(anchor_dir) if anchor_dir is not None else None
     header = Header(
         store=_safe(store.location),
         period_days=days,
@@ -80,6 +89,7 @@ def build(
         toolkit_version=__version__,
         session_id=session_id,
         root=str(folder.absolute()),
+        integrity=integrity(store, anchors) if verify else NOT_CHECKED,
     )
     return Dashboard(
         header=header,
@@ -112,25 +122,28 @@ def write_dashboard(
     output: str | os.PathLike[str] | None = None,
     historical: bool = True,
     session_id: str | None = None,
+    verify: bool = True,
+    anchor_dir: str | os.PathLike[str] | None = None,
     clock: Clock = utc_now,
 ) -> WrittenDashboard:
     """Build the dashboard and write it atomically (readers never see half a file).
 
     Args:
-        store, root, days, historical, session_id, clock: As for :func:`build`.
+        store, root, days, historical, session_id, verify, anchor_dir, clock: As for
+            :func:`build`.
         output_format: ``html`` (one self-contained page) or ``json``.
         output: The file to write; by default :func:`default_path`, named after
             ``session_id`` (or the time, without one).
 
     Raises:
         ValidationError: An unknown format, or a bad ``days``.
-        ConfigError: ``output`` is one of the store's own files.
+        ConfigError: ``output`` is one of the store's own files, or a bad ``anchor_dir``.
         StoreError: The file cannot be written, or the store cannot be read.
     """
     if output_format not in FORMATS:
         raise ValidationError(f"Unknown dashboard format {output_format!r}; use html or json.")
     dashboard = build(store, root, days, historical=historical, session_id=session_id,
-                      clock=clock)  # fmt: skip
+                      verify=verify, anchor_dir=anchor_dir, clock=clock)  # fmt: skip
     name = session_id or dashboard.header.generated_at.strftime("%Y%m%d_%H%M%S")
     path = Path(output) if output is not None else default_path(root, name, output_format)
     refuse_store_files(path, store.files())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from importlib.resources import files
 from string import Template
 
@@ -153,9 +154,16 @@ def _header(h: Header) -> str:
         ("Session", h.session_id or "–"),
         ("Toolkit version", h.toolkit_version),
     ]
-    return '<dl class="facts">' + "".join(
-        f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in items
-    ) + "</dl>"  # fmt: skip
+    trail = h.integrity
+    checkpoint = (f"newest of {trail.checkpoints}: size {trail.last_checkpoint_size:,}, taken "
+                  f"{trail.last_checkpoint_time}" if trail.last_checkpoint_time else
+                  "none held against the chain (report --anchor-dir)")  # fmt: skip
+    badge = {"intact": "pass", "broken": "fail"}.get(trail.status, "manual")
+    facts = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in items)
+    return (f'<dl class="facts">{facts}<div id="integrity" data-status="{esc(trail.status)}">'
+            f'<dt>Trail integrity</dt><dd><span class="badge s-{badge}">{esc(trail.status)}'
+            f"</span> {esc(trail.summary)} Checkpoints: {esc(checkpoint)}.</dd></div>"
+            "</dl>")  # fmt: skip
 
 
 def _compliance(c: Compliance) -> str:
@@ -294,7 +302,8 @@ def _costs(c: Costs) -> str:
         )
 
     budgets = (
-        _row([b.name.replace("_", " "), money(b.limit), money(b.spent),
+        _row([b.name.replace("_", " "), money(b.limit),
+              money(b.spent) + (f" ({b.top})" if b.top else ""),
               _Html(f'<meter min="0" max="100" value="{min(b.percent, 100):g}">'
                     f"{esc(percent(b.percent))}</meter> {esc(percent(b.percent))}")
               if b.percent is not None else "per session"])
@@ -313,8 +322,32 @@ def _costs(c: Costs) -> str:
         "<h3>Budgets</h3>",
         _table("budgets", "Budget use in the current period (user budgets: the top user)",
                ["Budget", "Limit", "Spent", "Used"], budgets),
+        _per_session(c),
         "</section>",
     ])  # fmt: skip
+
+
+def _per_session(c: Costs) -> str:
+    """With a session budget: the most spending sessions and their share of it."""
+    if c.session_limit is None:
+        return ""
+    limit = c.session_limit
+    rows = (
+        _row([g.key, g.requests, g.tokens, money(g.cost), percent(_share(g.cost, limit))])
+        for g in c.by_session
+    )
+    return "".join([
+        "<h3>Per session</h3>",
+        f"<p>{c.sessions_over:,} session(s) of the period reached the session budget of "
+        f"{esc(money(limit))}.</p>",
+        _table("costs-session", "The most spending sessions of the period (all their costs)",
+               ["Session", "Requests", "Tokens", "Cost (USD)", "Of the session budget"], rows,
+               numeric=(1, 2, 3, 4)),
+    ])  # fmt: skip
+
+
+def _share(spent: Decimal, limit: Decimal) -> float:
+    return round(float(spent / limit * 100), 1)
 
 
 def _data(**values: str) -> str:

@@ -31,6 +31,34 @@ DRIFT_CLASSES = (
 
 
 @dataclass(frozen=True, slots=True)
+class Integrity:
+    """The trail's tamper-evident chain as ``Store.verify`` found it for this dashboard."""
+
+    status: str
+    """``intact``, ``broken`` or ``not checked``."""
+    summary: str
+    """One sentence: intact up to which position, what broke first, what is not sealed."""
+    size: int = 0
+    valid: int = 0
+    pruned: int = 0
+    unsealed: int = 0
+    """Records written while verifying: not sealed (protected) yet."""
+    first_break: dict[str, Any] | None = None
+    """``kind``, ``pos``, ``seq``, ``session_id``, ``record_kind``, ``detail``."""
+    break_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    keyed: bool = False
+    """A signed checkpoint, verified with a key, vouches for the chain."""
+    checkpoints: int = 0
+    """Checkpoints held against the chain (those of ``--anchor-dir``)."""
+    last_checkpoint_time: str | None = None
+    last_checkpoint_size: int | None = None
+    head: str = ""
+
+
+NOT_CHECKED = Integrity("not checked", "Not checked (--no-verify).")
+
+
+@dataclass(frozen=True, slots=True)
 class Header:
     """What the dashboard covers and who made it."""
 
@@ -45,6 +73,7 @@ class Header:
     session_id: str | None
     """The ``dashboard_generation`` session this dashboard was made in, if any."""
     root: str
+    integrity: Integrity = NOT_CHECKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +220,9 @@ class BudgetUse:
     limit: Decimal
     spent: Decimal | None
     percent: float | None
+    top: str | None = None
+    """Whose spend is shown: the top user of a user budget, the top session of a session
+    budget (``None`` for an overall budget)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +238,12 @@ class Costs:
     by_user: tuple[CostLine, ...]
     """These three: most expensive first."""
     budgets: tuple[BudgetUse, ...]
+    by_session: tuple[CostLine, ...] = ()
+    session_limit: Decimal | None = None
+    """The session budget's limit, if there is one."""
+    """With a session budget: the period's most spending sessions (key: the session id)."""
+    sessions_over: int = 0
+    """With a session budget: how many of the period's sessions spent at least its limit."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,18 @@
-"""The operations section: the period's sessions, one day at a time, without their events.
+"""The operations section: the period's sessions in outline, streamed.
 
-Each window is one ``Store.history`` query without events (a day of sessions at most in
-memory, and no event is read: on 100,000 sessions that is 6x faster than ``Store.scan``,
-which attaches every event). Only counters, one duration per finished session (for the
-percentiles) and the most recent failed sessions (one more query, with events) are kept.
-Without a period (all time) the sessions are streamed with ``Store.scan`` instead, since no
-query tells where the oldest one starts.
+:func:`~m365_toolkit.store.outline.outline` reads five columns of each session (day, type,
+user, status, duration), no metadata and no event: on 100,000 sessions in SQLite that is 3x
+faster than ``Store.history`` without events, which builds each whole session. Only
+counters, one duration per finished session (for the percentiles) and the most recent
+failed sessions (one more query, with events) are kept.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from .._util.system import Clock, parse_time, utc_now
@@ -21,11 +20,11 @@ from ..sessions.manager import SessionManager
 from ..sessions.model import Status
 from ..sessions.query import SessionQuery
 from ..store import Store
+from ..store.outline import outline
 from .model import FailedSession, Operations, Percentiles, StaleSession
 
 FAILED_SHOWN = 50
 """How many failed sessions the dashboard lists (the most recent); the total is counted."""
-WINDOW = timedelta(days=1)
 
 
 def percentile(sorted_values: list[float], percent: float) -> float:
@@ -61,16 +60,14 @@ def operations_section(
     by_user: defaultdict[str, Counter[str]] = defaultdict(Counter)
     durations: defaultdict[str, list[float]] = defaultdict(list)
     failed_total = total = 0
-    for window in _windows(store, since, clock()):
-        for record in window:
-            total += 1
-            status, kind = str(record["status"]), str(record["operation_type"])
-            by_day[_day(str(record["start_time"]))][status] += 1
-            by_type[kind][status] += 1
-            by_user[str(record["user"])][status] += 1
-            if record.get("duration_seconds") is not None and status != "active":
-                durations[kind].append(float(record["duration_seconds"]))
-            failed_total += status == "error"
+    for day, kind, user, status, duration in outline(store, since):
+        total += 1
+        by_day[day][status] += 1
+        by_type[kind][status] += 1
+        by_user[user][status] += 1
+        if duration is not None and status != "active":
+            durations[kind].append(duration)
+        failed_total += status == "error"
     failed = store.history(SessionQuery(status=Status.ERROR, since=since, limit=FAILED_SHOWN))
     stale = SessionManager(store=store, clock=clock).find_stale(stale_after)
     return Operations(
@@ -85,29 +82,6 @@ def operations_section(
         failed=tuple(_failed(record) for record in failed),
         stale=tuple(_stale(record) for record in stale),
     )
-
-
-def _windows(
-    store: Store, since: datetime | None, now: datetime
-) -> Iterator[Iterable[Mapping[str, Any]]]:
-    """The sessions started since ``since``, a day per list (a scan batch without it)."""
-    if since is None:
-        yield from store.scan()
-        return
-    start = since
-    while start < now:
-        end = min(start + WINDOW, now)
-        yield store.history(SessionQuery(since=start, until=end, with_events=False))
-        start = end
-    # Sessions stamped after ``now`` (another host's clock ahead of ours) count too.
-    yield store.history(SessionQuery(since=start, with_events=False))
-
-
-def _day(start: str) -> str:
-    # Stores write UTC ISO text, so the day is its date part; parse anything else.
-    if start.endswith(("+00:00", "Z")):
-        return start[:10]
-    return parse_time(start).astimezone(UTC).date().isoformat()
 
 
 def _percentiles(kind: str, values: list[float]) -> Percentiles:

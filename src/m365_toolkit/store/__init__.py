@@ -94,6 +94,13 @@ class CostLog(Protocol):
         """Totals per model, type, operation, user or day, most expensive first."""
         ...
 
+    def summary(
+        self, group_bys: Sequence[str], since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, list[CostGroup]]:
+        """``{group_by: report(group_by, since, until)}`` for each grouping, from one pass
+        over the records (the dashboard's four breakdowns)."""
+        ...
+
     def by_session(self, session_ids: Sequence[str]) -> dict[str, CostTotals]:
         """Totals of each of these sessions that has costs."""
         ...

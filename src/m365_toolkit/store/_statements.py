@@ -39,6 +39,7 @@ GROUP_KEYS = {
     "type": "request_type",
     "operation": "coalesce(operation_type, '(no session)')",
     "user": "user_name",
+    "session": "coalesce(session_id, '(no session)')",
 }
 
 

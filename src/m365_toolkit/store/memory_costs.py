@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._util.system import format_time
-from ..costs.model import CostGroup, CostRecord, CostTotals, check_group
+from ..costs.model import CostGroup, CostRecord, CostTotals, check_group, to_pico
 from . import ImportResult
+from ._cost_groups import fold_groups
 
 if TYPE_CHECKING:
     from .memory import MemoryStore
@@ -22,6 +23,7 @@ _KEYS: dict[str, Callable[[CostRecord], object]] = {
     "operation": lambda r: r.operation_type or "(no session)",
     "user": lambda r: r.user,
     "day": lambda r: format_time(r.timestamp)[:10],
+    "session": lambda r: r.session_id or "(no session)",
 }
 
 
@@ -83,6 +85,17 @@ class MemoryCostLog:
         found = [CostGroup(name, _sum(records)) for name, records in groups.items()]
         return sorted(found, key=lambda group: (-group.totals.cost, group.key.encode()))
 
+    def summary(
+        self, group_bys: Sequence[str], since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, list[CostGroup]]:
+        names = [check_group(name) for name in dict.fromkeys(group_bys)]
+        keys = [_KEYS[name] for name in names]
+        rows = (
+            ([key(r) for key in keys], (1, *_counts(r)))
+            for r in _within(self._records(), since, until)
+        )
+        return fold_groups(names, rows) if names else {}
+
     def by_session(self, session_ids: Sequence[str]) -> dict[str, CostTotals]:
         wanted = set(session_ids)
         groups: dict[str, list[CostRecord]] = defaultdict(list)
@@ -123,6 +136,12 @@ def _within(
             until is None or record.timestamp < until
         ):
             yield record
+
+
+def _counts(record: CostRecord) -> tuple[int, ...]:
+    usage = record.usage
+    return (usage.input, usage.cached_input, usage.output, usage.reasoning,
+            to_pico(record.cost.total))  # fmt: skip
 
 
 def _sum(records: Iterable[CostRecord]) -> CostTotals:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._util.values import to_json
 from ..costs.model import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
 from . import ImportResult
+from ._cost_groups import fold_groups
 from ._journal import Record
 from ._rows import cost_entry, cost_totals
 from ._rules import batches
@@ -92,6 +93,23 @@ class SQLCostLog:
         )
         rows = self._d.read(lambda conn: conn.execute(statement, params).fetchall(), sorting=True)
         return [CostGroup(str(row[0]), cost_totals(row[1:])) for row in rows]
+
+    def summary(
+        self, group_bys: Sequence[str], since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, list[CostGroup]]:
+        """:meth:`report` for each grouping, from one ``GROUP BY`` of them all together
+        (one pass over the window's index entries), folded here."""
+        names = [check_group(name) for name in dict.fromkeys(group_bys)]
+        if not names:
+            return {}
+        keys = [f"g{i}" for i in range(len(names))]
+        columns = ", ".join(f"{self.sql.cost_groups[n]} AS g{i}" for i, n in enumerate(names))
+        where, params = self._where(since, until)
+        statement = self.sql.q(
+            f"SELECT {columns}, {SUMS} FROM costs {where} GROUP BY {', '.join(keys)}"
+        )
+        rows = self._d.read(lambda conn: conn.execute(statement, params).fetchall(), sorting=True)
+        return fold_groups(names, ((row[: len(names)], row[len(names) :]) for row in rows))
 
     def by_session(self, session_ids: Sequence[str]) -> dict[str, CostTotals]:
         """Totals of each of these sessions that has any cost."""
