@@ -130,3 +130,16 @@ def test_records_written_by_a_store_object_are_sealed_when_it_closes(location):
     with open_store(location) as again:
         assert again.seal().sealed == 0
         assert again.verify().size == 1
+
+
+def test_a_session_finished_without_events_after_a_seal_still_verifies(store):
+    session = new_session()
+    store.create(session)
+    store.append_event(session.session_id, event(T0 + timedelta(seconds=1)))
+    store.seal()  # its last event is chained before the session closes
+    finished = store.finish(session.session_id, Status.SUCCESS, T0 + timedelta(seconds=2), [])
+    result = store.verify()
+    assert result.intact, result.breaks
+    timeline = store.get(session.session_id)["events"]
+    assert [e["type"] for e in timeline][-1] == "complete"
+    assert timeline[-1]["seq"] == finished.seqs[-1]

@@ -20,7 +20,7 @@ from .._util.closing import Closing
 from .._util.system import format_time, parse_time
 from ..costs.model import CostRecord
 from ..errors import InvalidTransition, SessionNotFound, StoreError
-from ..sessions.model import Event, Session, Status, duration_between
+from ..sessions.model import Event, Session, Status, completion_event, duration_between
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind
@@ -221,6 +221,7 @@ class MemoryStore(Closing):
     def finish(
         self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
     ) -> Finished:
+        events = events or [completion_event(status, end_time)]  # its outcome is chained
         with self._journal.transaction() as written, self._writing() as state:
             record = self._active(state, session_id, "complete")
             started = parse_time(record["start_time"])

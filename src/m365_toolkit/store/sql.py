@@ -19,7 +19,7 @@ from typing import Any
 from .._util.closing import Closing
 from .._util.values import to_json
 from ..errors import CorruptStoreError, InvalidTransition, SessionNotFound, StoreError
-from ..sessions.model import Event, Session, Status, duration_between
+from ..sessions.model import Event, Session, Status, completion_event, duration_between
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind, record_maker
@@ -184,7 +184,7 @@ class SQLStore(Closing):
     def finish(
         self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
     ) -> Finished:
-        d = self.dialect
+        d, events = self.dialect, events or [completion_event(status, end_time)]  # chained
         with self._journal.transaction() as written, d.transaction() as conn:
             self._guard(conn)
             row = conn.execute(self.sql.lock_session, (session_id,)).fetchone()
