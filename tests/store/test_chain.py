@@ -90,7 +90,27 @@ def test_the_chain_of_a_pruned_store_still_verifies_and_keeps_the_leaves(store, 
     assert store.prune(T0 - timedelta(days=30)).sessions == 1
     result = store.verify()
     assert result.intact, result.breaks
-    assert (result.size, result.pruned) == (11, 3)
+    # The old session's start, cost and completion (positions 0-2) keep their leaves; the
+    # prune record that names them is chained last.
+    assert (result.size, result.pruned, result.valid) == (12, 3, 12)
+    export: list[tuple[int, str, dict | None]] = []
+    store.verify(sink=lambda row, record: export.append((row.pos, row.kind, record)))
+    pos, kind, record = export[-1]
+    assert (pos, kind) == (11, "prune")
+    assert record is not None
+    assert (record["positions"], record["sessions"], record["events"]) == ([[0, 2]], 1, 2)
+    assert record["before"].startswith(str((T0 - timedelta(days=30)).date()))
+
+
+def test_a_record_deleted_under_a_forged_pruned_mark_is_caught(store, location):
+    tamper = tamper_for(store, location)
+    a_trail(store, tamper)
+    tamper.mark_pruned(1)  # position 1 is the event numbered 2: marked, then deleted
+    tamper.delete_event(2)
+    result = store.verify()
+    first = result.first
+    assert first is not None and (first.kind.value, first.pos) == ("DELETED", 1)
+    assert "no prune record names them" in first.detail
 
 
 def test_concurrent_writers_leave_a_chain_with_every_record_once(store):
