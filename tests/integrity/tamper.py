@@ -30,6 +30,7 @@ class Tamper:
     def break_link(self, pos: int) -> None: ...
     def mark_pruned(self, pos: int) -> None:
         """Mark a chain position pruned, as retention would before deleting its record."""
+
     def edit_cost(self, seq: int) -> None: ...
     def skip_numbers(self, count: int) -> None:
         """Leave a gap in the sequence, as transactions that rolled back leave one."""

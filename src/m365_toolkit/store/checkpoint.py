@@ -149,9 +149,12 @@ def _against(
     problem = signature_problem(found, key)
     if problem:
         return BreakKind.CHECKPOINT_INVALID, f"{name} is not valid: {problem}"
-    truncated = BreakKind.TRUNCATED, (
-        f"{name} saw {found.size} records and was chained after them; the chain now holds "
-        f"{result.size}: the newest were removed, or an older copy of the store was put back"
+    truncated = (
+        BreakKind.TRUNCATED,
+        (
+            f"{name} saw {found.size} records and was chained after them; the chain now holds "
+            f"{result.size}: the newest were removed, or an older copy of the store was put back"
+        ),
     )
     if found.size > result.size:
         return truncated
