@@ -159,6 +159,27 @@ class Verification:
         return pos, str(record.get("time"))
 
     @property
+    def intact_through(self) -> int:
+        """The last position up to which nothing is broken (-1: broken from the start)."""
+        first = self.first
+        return self.size - 1 if first is None or first.pos is None else first.pos - 1
+
+    def status(self) -> str:
+        """One line: intact through which position, and the newest checkpoint."""
+        last = self.last_checkpoint
+        checkpoint = (
+            f"last checkpoint at position {last[0]}, {last[1]}" if last else "no checkpoint yet"
+        )
+        if self.intact:
+            return f"intact through position {self.intact_through} of {self.size}; {checkpoint}"
+        first = self.first
+        assert first is not None
+        return (
+            f"BROKEN ({first.kind.value}); intact through position {self.intact_through} of "
+            f"{self.size}; {checkpoint}"
+        )
+
+    @property
     def intact(self) -> bool:
         """No break of any kind."""
         return not self.counts
@@ -176,7 +197,7 @@ class Verification:
             "first": self.first.to_dict() if self.first else None,
             "counts": dict(self.counts), "breaks": [b.to_dict() for b in self.breaks],
             "note": None if self.keyed else UNKEYED,
-            "checkpoints": len(self.checkpoints),
+            "intact_through": self.intact_through, "checkpoints": len(self.checkpoints),
             "last_checkpoint": None if self.last_checkpoint is None else {
                 "pos": self.last_checkpoint[0], "time": self.last_checkpoint[1],
                 "algorithm": self.checkpoints[-1][1].get("algorithm"),
