@@ -37,15 +37,26 @@ def canonical(value: Any, *, plain: bool = False) -> bytes:
     the check is skipped.
     """
     if plain or _plain(value):
-        return _dumps(value).encode("utf-8")
+        try:
+            return _dumps(value).encode("utf-8")
+        except (TypeError, ValueError):  # bytes or NaN in a column, put there behind its back
+            return _foreign(value)
     try:
         return rfc8785.dumps(value)
     except rfc8785.IntegerDomainError:
-        return _extended(value)
-    except rfc8785.CanonicalizationError:
-        # NaN or a lone surrogate: never written by a store, only put there behind its back.
-        # Any fixed text will do: it differs from what was sealed, and verify says so.
-        return json.dumps(value, sort_keys=True, ensure_ascii=True).encode("ascii")
+        try:
+            return _extended(value)
+        except (rfc8785.CanonicalizationError, TypeError, ValueError):
+            return _foreign(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return _foreign(value)
+
+
+def _foreign(value: Any) -> bytes:
+    """NaN, a lone surrogate, bytes where text belongs: never written by a store, only put
+    there behind its back. Any fixed text will do: it differs from what was sealed, and
+    verify says so."""
+    return b"\xff" + repr(value).encode("utf-8", "backslashreplace")
 
 
 def decode(text: str) -> tuple[Any, bool]:
@@ -54,7 +65,12 @@ def decode(text: str) -> tuple[Any, bool]:
     which :func:`_plain` refuses, as it refuses big integers and non-ASCII keys."""
     if text == "{}":
         return {}, True
-    value = _loads(text)
+    try:
+        value = _loads(text)
+    except (ValueError, TypeError):
+        # Not JSON (damaged behind the store's back): hashed as the text it is, which is not
+        # the value that was sealed, so verify says EDITED rather than failing.
+        return {"unreadable JSON": text if isinstance(text, str) else repr(text)}, False
     return value, _plain(value)
 
 

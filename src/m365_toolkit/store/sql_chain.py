@@ -231,8 +231,8 @@ class SQLChain:
         walker = Walker(store_id, frozenset(links_at), sink)
         for row in d.stream(self.walk, ()):
             chain_row = ChainRow(
-                int(row[0]), row[1], int(row[2]), bytes(row[3]), bytes(row[4]), bool(row[5]),
-                row[6],
+                _int(row[0]), str(row[1]), _int(row[2]), _blob(row[3]), _blob(row[4]),
+                bool(row[5]), row[6] if isinstance(row[6], str) else None,
             )  # fmt: skip
             record, session_id, plain = _stored(chain_row, row[7:])
             walker.row(chain_row, record, session_id, plain=plain)
@@ -293,6 +293,18 @@ def outcome_mismatch(
     if not wrong:
         return ""
     return "; ".join(f"{name} is {actual[name]!r}, chained {chained.get(name)!r}" for name in wrong)
+
+
+def _int(value: Any) -> int:
+    """A chain row's number as stored (-1 when it is not a number: damaged)."""
+    return value if type(value) is int else -1
+
+
+def _blob(value: Any) -> bytes:
+    """A chain row's hash as stored (its text's bytes when it is not a blob: damaged)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8", "backslashreplace")
 
 
 def _unsealed_event(row: Sequence[Any]) -> tuple[str, dict[str, Any], str | None, bool]:
