@@ -142,3 +142,17 @@ def test_store_checkpoint_chains_a_record_and_verify_reports_it(tmp_path):
     report = json.loads(result.output)
     assert report["checkpoints"] == 1 and report["last_checkpoint"]["pos"] == 8
     assert report["size"] == 9
+
+
+def test_verify_with_the_key_alone_is_keyed_by_the_chained_checkpoints(tmp_path):
+    path = tmp_path / "sessions.db"
+    key = tmp_path / "k"
+    public = cp.generate_key(key)
+    with open_store(path) as store:
+        a_trail(store, tamper_for(store, str(path)))
+        cp.checkpoint(store, key)
+    result = CliRunner().invoke(cli, ["store", "verify", "--store", str(path), "--public-key",
+                                      str(public)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Checkpoints in the chain: 1, the newest at position 8" in result.output
+    assert "Keyed: signed checkpoints vouch for positions 0..7" in result.output

@@ -161,10 +161,17 @@ def describe(
     )
     if found:
         lines.append(f"Held against {checkpoints.describe(found)}.")
-    if result.keyed and found:
+    chained = [pos for pos, record in result.checkpoints if record.get("algorithm") != "none"]
+    last = result.last_checkpoint
+    lines.append(
+        f"Checkpoints in the chain: {len(result.checkpoints)}"
+        + (f", the newest at position {last[0]} taken {last[1]}." if last else ".")
+    )
+    if result.keyed:
+        through = max([c.size for c in found or ()] + chained) - 1
         lines.append(
-            f"Keyed: signed checkpoints vouch for positions 0..{found[-1].size - 1}; later "
-            "records are protected against accidents only, until the next checkpoint."
+            f"Keyed: signed checkpoints vouch for positions 0..{through}; later records are "
+            "protected against accidents only, until the next checkpoint."
         )
     else:
         lines.append(UNKEYED[0].upper() + UNKEYED[1:])
