@@ -6,19 +6,25 @@ Usage (from the repo root)::
     python bench/bench_chain.py                         # SQLite, 20 rounds of 200 lifecycles
     python bench/bench_chain.py --postgres postgresql://postgres@127.0.0.1:5432/test
     python bench/bench_chain.py --verify-records 1000000
+    python bench/bench_chain.py --fuzz 2000                 # also the tamper fuzzer, 2000 edits
 
 A lifecycle is the Store protocol's own writes: a session created (its start), three
 events, one cost record and its completion: 6 chained records. "Off" never seals; "on"
 seals every ``--seal-every`` records it writes, in the writer's thread, as a store does by
 default. Rounds alternate between the two stores; each figure is the best round, and the
-ratio is that of the bests (then of the medians).
+ratio is that of the bests (then of the medians). Checkpoints are timed on the verified
+store (seal, sign, chain: Ed25519 and HMAC), and signatures alone. ``--fuzz N`` runs the
+tamper fuzzer of the test suite (``tests/integrity/tamper_fuzz.py``) with N random edits per
+target: SQLite, PostgreSQL with ``--postgres``, and a chain export.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -29,6 +35,7 @@ from pathlib import Path
 from m365_toolkit.costs.model import Cost, CostRecord, TokenUsage
 from m365_toolkit.sessions.model import Event, Session, Status
 from m365_toolkit.store import Store, open_store
+from m365_toolkit.store import checkpoint as cp
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 RECORDS_PER_LIFECYCLE = 6
@@ -65,8 +72,8 @@ def throughput(off: Store, on: Store, rounds: int, per_round: int) -> tuple[list
 
 
 def verify_cost(location: str, records: int) -> tuple[float, float, int]:
-    """Seconds per record for verify over ``records`` records, and how far it raised the
-    process's peak resident memory (MiB)."""
+    """Seconds per record for verify over ``records`` records, and the peak resident memory
+    (MiB) of the process that verifies (the whole process: interpreter and modules included)."""
     with open_store(location) as store:
         sessions = []
         for i in range(records // 5):
@@ -81,13 +88,78 @@ def verify_cost(location: str, records: int) -> tuple[float, float, int]:
                 sessions = []
         store.import_sessions(sessions)
         store.seal()
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        began = time.perf_counter()
-        result = store.verify()
-        elapsed = time.perf_counter() - began
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-        assert result.intact, result.first
-        return elapsed / result.size, peak, result.size
+    # In a process of its own: its peak memory is the verify's, not the import's.
+    child = subprocess.run(
+        [sys.executable, "-c", _VERIFY, location], capture_output=True, text=True, check=True
+    )
+    elapsed, peak, size = json.loads(child.stdout)
+    return elapsed / size, peak, size
+
+
+_VERIFY = """
+import json, resource, sys, time
+from m365_toolkit.store import open_store
+with open_store(sys.argv[1]) as store:
+    began = time.perf_counter()
+    result = store.verify()
+    elapsed = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+assert result.intact, result.first
+print(json.dumps([elapsed, peak, result.size]))
+"""
+
+
+def checkpoint_times(location: str, folder: Path, count: int = 50) -> None:
+    """Milliseconds per chained checkpoint (seal + sign + chain), and per signature and
+    signature check alone, for each kind of key."""
+    with open_store(location) as store:
+        for shared in (False, True):
+            key = folder / ("hmac.key" if shared else "ed25519.key")
+            public = cp.generate_key(key, shared=shared).read_bytes()
+            secret = key.read_bytes()
+            began = time.perf_counter()
+            for _ in range(count):
+                found = cp.checkpoint(store, key)
+            taken = (time.perf_counter() - began) / count
+            began = time.perf_counter()
+            for _ in range(count * 20):
+                cp.sign(found, secret)
+            signing = (time.perf_counter() - began) / (count * 20)
+            began = time.perf_counter()
+            for _ in range(count * 20):
+                assert not cp.signature_problem(found, public)
+            checking = (time.perf_counter() - began) / (count * 20)
+            print(f"checkpoint ({found.algorithm}): {taken * 1e3:.2f} ms chained; sign "
+                  f"{signing * 1e6:.0f} µs, check {checking * 1e6:.0f} µs")  # fmt: skip
+
+
+def fuzz(edits: int, folder: Path, postgres: str | None) -> None:
+    """The tamper fuzzer of the test suite, ``edits`` random edits per target."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.integrity.tamper_fuzz import (
+        PostgresCopies,
+        SQLiteCopies,
+        exported,
+        fuzz_file,
+        fuzz_store,
+    )
+
+    sqlite_copies = SQLiteCopies(folder)
+    runs: list[tuple[str, list[str]]] = [("SQLite", fuzz_store(sqlite_copies, edits, seed=1)[0])]
+    if postgres:
+        import psycopg
+
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            copies = PostgresCopies(postgres, admin)
+            try:
+                runs.append(("PostgreSQL", fuzz_store(copies, edits, seed=2)[0]))
+            finally:
+                copies.drop()
+    path, key = exported(sqlite_copies.fresh(), folder)
+    runs.append(("export", fuzz_file(path, key, edits, seed=3)[0]))
+    for name, missed in runs:
+        print(f"tamper fuzzer ({name}): {edits - len(missed)}/{edits} edits caught at the "
+              f"right position" + (f"; first miss: {missed[0]}" if missed else ""))  # fmt: skip
 
 
 def main() -> None:
@@ -97,6 +169,7 @@ def main() -> None:
     parser.add_argument("--seal-every", type=int, default=256)
     parser.add_argument("--verify-records", type=int, default=100_000)
     parser.add_argument("--postgres", metavar="URL", help="also bench this PostgreSQL server")
+    parser.add_argument("--fuzz", type=int, default=0, metavar="N", help="tamper edits per target")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-chain-"))
     targets = [("sqlite", str(folder / "off.db"), str(folder / "on.db"))]
@@ -124,7 +197,10 @@ def main() -> None:
             off.seal()  # not timed: the "off" store is verified like any other below
     per_record, peak, size = verify_cost(str(folder / "verify.db"), args.verify_records)
     print(f"verify (SQLite): {size} records, {per_record * 1e6:.1f} µs per record "
-          f"({per_record * 1e6:.0f} s per million), peak memory +{peak:.1f} MiB")  # fmt: skip
+          f"({per_record * 1e6:.0f} s per million), peak memory {peak:.0f} MiB")  # fmt: skip
+    checkpoint_times(str(folder / "verify.db"), folder)
+    if args.fuzz:
+        fuzz(args.fuzz, folder, args.postgres)
     if args.postgres:
         with psycopg.connect(args.postgres, autocommit=True) as admin:
             for schema in names:

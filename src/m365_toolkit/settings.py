@@ -27,6 +27,7 @@ AUDIT_COMMAND = "M365_TOOLKIT_AUDIT_COMMAND"
 REMEDIATION_COMMAND = "M365_TOOLKIT_REMEDIATION_COMMAND"
 TEST_POSTGRES_URL = "M365_TOOLKIT_TEST_POSTGRES_URL"
 OTEL = "M365_TOOLKIT_OTEL"
+CHECKPOINT_KEY = "M365_TOOLKIT_CHECKPOINT_KEY"
 
 DEFAULT_STORE = Path("output") / "sessions" / "sessions.db"
 DEFAULT_AUDIT_TIMEOUT = 30 * 60.0
@@ -84,6 +85,13 @@ VARIABLES: tuple[Variable, ...] = (
         "event a span event, every LLM cost record a GenAI client span, on the global tracer "
         "provider (needs the `otel` extra).",
         "off",
+    ),
+    Variable(
+        CHECKPOINT_KEY,
+        "A checkpoint signing key file (`m365-toolkit store keygen`): stores then append a "
+        "signed checkpoint to their chain every 1,000 records, at least every 15 minutes while "
+        "writing, and at every prune.",
+        "none: checkpoints only from `m365-toolkit store checkpoint`",
     ),
     Variable(
         TEST_POSTGRES_URL,
@@ -152,6 +160,11 @@ def audit_timeout() -> float:
     if not seconds > 0 or seconds == float("inf"):
         raise ConfigError(f"{AUDIT_TIMEOUT} must be a positive number of seconds, not {raw!r}.")
     return seconds
+
+
+def checkpoint_key() -> str | None:
+    """``M365_TOOLKIT_CHECKPOINT_KEY``: the signing key file of automatic checkpoints."""
+    return get(CHECKPOINT_KEY)
 
 
 def otel() -> bool:

@@ -28,6 +28,9 @@ class Tamper:
     def swap_events(self, a: int, b: int) -> None: ...
     def set_status(self, session_id: str, status: str) -> None: ...
     def break_link(self, pos: int) -> None: ...
+    def mark_pruned(self, pos: int) -> None:
+        """Mark a chain position pruned, as retention would before deleting its record."""
+
     def edit_cost(self, seq: int) -> None: ...
     def skip_numbers(self, count: int) -> None:
         """Leave a gap in the sequence, as transactions that rolled back leave one."""
@@ -89,6 +92,9 @@ class SQLTamper(Tamper):
 
     def break_link(self, pos: int) -> None:
         self.run("UPDATE chain SET link = ? WHERE pos = ?", (os.urandom(32), pos))
+
+    def mark_pruned(self, pos: int) -> None:
+        self.run("UPDATE chain SET pruned = TRUE WHERE pos = ?", (pos,))
 
     def edit_cost(self, seq: int) -> None:
         self.run("UPDATE costs SET input_cost = input_cost + 1000000 WHERE seq = ?", (seq,))
@@ -174,6 +180,10 @@ class MemoryTamper(StateTamper):
         rows = self.store._chain_state.rows  # type: ignore[attr-defined]
         rows[pos] = replace(rows[pos], link=os.urandom(32))
 
+    def mark_pruned(self, pos: int) -> None:
+        rows = self.store._chain_state.rows  # type: ignore[attr-defined]
+        rows[pos] = replace(rows[pos], pruned=True)
+
     def edit_cost(self, seq: int) -> None:
         costs = self.store._state.costs  # type: ignore[attr-defined]
         for i, (number, record) in enumerate(costs):
@@ -197,9 +207,15 @@ class JsonTamper(StateTamper):
         self.path.write_text(json.dumps(sessions, indent=2), encoding="utf-8")
 
     def break_link(self, pos: int) -> None:
+        self._chain_row(pos, 4, os.urandom(32).hex())
+
+    def mark_pruned(self, pos: int) -> None:
+        self._chain_row(pos, 5, True)
+
+    def _chain_row(self, pos: int, column: int, value: Any) -> None:
         chain_file = self.path.with_name(self.path.name + ".chain")
         data = json.loads(chain_file.read_text(encoding="utf-8"))
-        data["chain"][pos][4] = os.urandom(32).hex()
+        data["chain"][pos][column] = value
         chain_file.write_text(json.dumps(data), encoding="utf-8")
 
     def edit_cost(self, seq: int) -> None:

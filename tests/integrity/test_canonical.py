@@ -62,3 +62,27 @@ def test_hashes_are_domain_separated_and_the_genesis_is_bound_to_the_store():
         link_hash(b"a" * 32, b"b" * 32) == hashlib.sha256(b"\x01" + b"a" * 32 + b"b" * 32).digest()
     )
     assert genesis("store-1") != genesis("store-2")
+
+
+anything = st.recursive(
+    scalars | st.floats(allow_nan=False) | st.integers(),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(st.text(st.characters(codec="utf-8"), max_size=8), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=1500)
+@given(anything)
+def test_a_stored_text_is_called_plain_only_when_the_fast_path_gives_rfc8785_bytes(value):
+    import json
+
+    from m365_toolkit.store._canonical import decode
+
+    decoded, is_plain = decode(json.dumps(value))
+    assert decoded == value
+    assert is_plain == _plain(value)
+    if is_plain:
+        assert canonical(decoded, plain=True) == rfc8785.dumps(decoded)

@@ -63,9 +63,9 @@ def test_a_dropped_tail_is_truncated_against_the_anchor(tmp_path, keys):
     anchors = tmp_path / "anchors"
     assert run("checkpoint", "--store", str(path), "--key", str(private),
                "--anchor-dir", str(anchors)).exit_code == 0  # fmt: skip
-    conn = sqlite3.connect(path, isolation_level=None)  # the newest record and its chain row
+    conn = sqlite3.connect(path, isolation_level=None)  # the newest record, the chain from it
     conn.execute("DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)")
-    conn.execute("DELETE FROM chain WHERE pos = 7")
+    conn.execute("DELETE FROM chain WHERE pos >= 7")  # with the checkpoint chained after it
     conn.execute("UPDATE chain_meta SET sealed_through = 7")
     conn.execute("DELETE FROM sessions WHERE id NOT IN (SELECT session FROM events)")
     conn.close()
@@ -112,7 +112,7 @@ def test_a_forged_checkpoint_or_the_wrong_key_is_invalid(tmp_path, keys):
     other_public = cp.generate_key(other, shared=found.algorithm == "hmac-sha256")
     with open_store(path) as store:
         result = cp.verify_with(store, [found], other_public.read_bytes())
-    assert result.counts == {"CHECKPOINT-INVALID": 1}
+    assert result.counts == {"CHECKPOINT-INVALID": 2}  # the one filed, and its chained copy
 
 
 def test_records_after_a_checkpoint_keep_it_valid(tmp_path):
@@ -122,5 +122,6 @@ def test_records_after_a_checkpoint_keep_it_valid(tmp_path):
         active = next(s for s in store.history(SessionQuery()) if s["status"] == "active")
         store.append_event(active["session_id"], event(T0 + timedelta(minutes=5)))
         result = cp.verify_with(store, [first])
-    assert result.intact and result.size == 9
+    assert result.intact and result.size == 10  # 8 records, the checkpoint, 1 more
+    assert result.last_checkpoint == (8, first.time)
     assert cp.Checkpoint.parse(first.text()) == first

@@ -68,3 +68,34 @@ def test_verify_of_a_missing_store_file_is_an_error(tmp_path: Path):
     assert result.exit_code == 1
     assert "does not exist" in result.output
     assert not (tmp_path / "no.db").exists()
+
+
+def test_sessions_stats_shows_the_chain_status(tmp_path):
+    import json
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from m365_toolkit.cli import cli
+    from m365_toolkit.store import checkpoint as cp
+    from m365_toolkit.store import open_store
+    from tests.integrity.tamper import tamper_for
+    from tests.store.test_chain import a_trail
+
+    path = tmp_path / "sessions.db"
+    with open_store(path) as store:
+        a_trail(store, tamper_for(store, str(path)))
+        taken = cp.checkpoint(store)
+    runner = CliRunner()
+    text = runner.invoke(cli, ["sessions", "stats", "--store", str(path)]).output
+    assert f"Chain: intact through position 8 of 9; last checkpoint at position 8, {taken.time}" \
+        in text  # fmt: skip
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE events SET description = 'x' WHERE seq = 4")  # position 3
+    conn.close()
+    report = json.loads(runner.invoke(cli, ["sessions", "stats", "--json", "--store",
+                                            str(path)]).output)  # fmt: skip
+    assert report["chain"]["intact"] is False and report["chain"]["intact_through"] == 2
+    assert report["chain"]["last_checkpoint"]["pos"] == 8
+    skipped = runner.invoke(cli, ["sessions", "stats", "--no-chain", "--store", str(path)])
+    assert skipped.exit_code == 0 and "Chain:" not in skipped.output

@@ -90,7 +90,27 @@ def test_the_chain_of_a_pruned_store_still_verifies_and_keeps_the_leaves(store, 
     assert store.prune(T0 - timedelta(days=30)).sessions == 1
     result = store.verify()
     assert result.intact, result.breaks
-    assert (result.size, result.pruned) == (11, 3)
+    # The old session's start, cost and completion (positions 0-2) keep their leaves; the
+    # prune record that names them is chained last.
+    assert (result.size, result.pruned, result.valid) == (12, 3, 12)
+    export: list[tuple[int, str, dict | None]] = []
+    store.verify(sink=lambda row, record: export.append((row.pos, row.kind, record)))
+    pos, kind, record = export[-1]
+    assert (pos, kind) == (11, "prune")
+    assert record is not None
+    assert (record["positions"], record["sessions"], record["events"]) == ([[0, 2]], 1, 2)
+    assert record["before"].startswith(str((T0 - timedelta(days=30)).date()))
+
+
+def test_a_record_deleted_under_a_forged_pruned_mark_is_caught(store, location):
+    tamper = tamper_for(store, location)
+    a_trail(store, tamper)
+    tamper.mark_pruned(1)  # position 1 is the event numbered 2: marked, then deleted
+    tamper.delete_event(2)
+    result = store.verify()
+    first = result.first
+    assert first is not None and (first.kind.value, first.pos) == ("DELETED", 1)
+    assert "no prune record names them" in first.detail
 
 
 def test_concurrent_writers_leave_a_chain_with_every_record_once(store):
@@ -130,3 +150,16 @@ def test_records_written_by_a_store_object_are_sealed_when_it_closes(location):
     with open_store(location) as again:
         assert again.seal().sealed == 0
         assert again.verify().size == 1
+
+
+def test_a_session_finished_without_events_after_a_seal_still_verifies(store):
+    session = new_session()
+    store.create(session)
+    store.append_event(session.session_id, event(T0 + timedelta(seconds=1)))
+    store.seal()  # its last event is chained before the session closes
+    finished = store.finish(session.session_id, Status.SUCCESS, T0 + timedelta(seconds=2), [])
+    result = store.verify()
+    assert result.intact, result.breaks
+    timeline = store.get(session.session_id)["events"]
+    assert [e["type"] for e in timeline][-1] == "complete"
+    assert timeline[-1]["seq"] == finished.seqs[-1]

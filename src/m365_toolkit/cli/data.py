@@ -38,12 +38,13 @@ from .sessions import sessions
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice((*EXPORT_FORMATS, "otlp")),
+    type=click.Choice((*EXPORT_FORMATS, "otlp", "chain")),
     default="json",
     show_default=True,
     help="json: the guide's format (an array of sessions with events); jsonl: one session "
     "per line; csv: one row per session, without events; otlp: finished sessions and cost "
-    "records as OpenTelemetry spans, sent to --endpoint.",
+    "records as OpenTelemetry spans, sent to --endpoint; chain: every record with the "
+    "tamper-evident chain and its checkpoints (to -o), for store verify FILE offline.",
 )
 @click.option(
     "--endpoint",
@@ -69,6 +70,9 @@ def export_command(
     """Export sessions, streamed in batches (oldest first), as JSON, JSON lines or CSV, or
     send them to an OpenTelemetry backend as traces (the same ids each time: no duplicates)."""
     since = window_start(days)
+    if fmt == "chain":
+        _export_chain(manager, as_json, days, output)
+        return
     if fmt == "otlp" or endpoint is not None:
         if fmt != "otlp" or output is not None:
             raise click.UsageError("--endpoint goes with --format otlp, and -o does not.")
@@ -92,6 +96,29 @@ def export_command(
         echo_json({"path": str(output), "format": fmt, "sessions": count})
     else:
         click.echo(f"Exported {count} session(s) to {output}.")
+
+
+def _export_chain(
+    manager: SessionManager, as_json: bool, days: float | None, output: Path | None
+) -> None:
+    from ..store.chain_file import export_chain
+
+    if output is None or days is not None:
+        raise click.UsageError("--format chain writes the whole chain to a file: give -o, "
+                               "and no --days.")  # fmt: skip
+    if any(path == output.absolute() for path in manager.store.files()):
+        raise click.UsageError(f"{str(output)!r} is one of the store's own files.")
+    manager.store.seal()  # a checkpoint first, if one is due and a key is configured
+    result = export_chain(manager.store, output)
+    if as_json:
+        echo_json({"path": str(output), "format": "chain", "positions": result.size,
+                   "intact": result.intact})  # fmt: skip
+    else:
+        click.echo(f"Exported {result.size} chain position(s) of store {result.store_id} to "
+                   f"{output}; verify it with: m365-toolkit store verify {output}")  # fmt: skip
+    if not result.intact:
+        click.echo("The store does not verify: run store verify.", err=True)
+        click.get_current_context().exit(1)
 
 
 @sessions.command("import")

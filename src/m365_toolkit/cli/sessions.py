@@ -5,8 +5,11 @@ The data commands of the group (export, import, prune) are in :mod:`.data`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from ..errors import SessionsError
 from ..sessions.formatting import format_statistics
 from ..sessions.manager import SessionManager
 from ..sessions.model import Status
@@ -76,14 +79,30 @@ def show_session(manager: SessionManager, as_json: bool, session_id: str) -> Non
 
 @sessions.command("stats")
 @days_option("Sessions started in the last N days.")
+@click.option("--no-chain", is_flag=True, help="Skip the walk of the tamper-evident chain.")
 @store_options
-def session_stats(manager: SessionManager, as_json: bool, days: float | None) -> None:
-    """Statistics by operation type, user and status."""
+def session_stats(
+    manager: SessionManager, as_json: bool, days: float | None, no_chain: bool
+) -> None:
+    """Statistics by operation type, user and status, and the tamper-evident chain's status
+    (intact through which position, the last checkpoint: a walk of the whole chain)."""
     stats = manager.get_statistics(days)
+    chain: dict[str, Any] | None = None
+    line = ""
+    if not no_chain:
+        try:
+            result = manager.store.verify()
+            line = f"Chain: {result.status()} (details: m365-toolkit store verify)"
+            chain = {key: value for key, value in result.to_dict().items() if key != "breaks"}
+        except SessionsError as exc:  # a read-only store with records not sealed yet
+            line = f"Chain: not checked ({exc})"
+            chain = {"error": str(exc)}
     if as_json:
-        echo_json(stats)
+        echo_json({**stats, "chain": chain} if chain is not None else stats)
     else:
         click.echo(format_statistics(render.visible_statistics(stats), days))
+        if line:
+            click.echo(render.visible(line))
 
 
 @sessions.command("reap")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import settings
+from ..data.migration_chain import verify_source
 from ..errors import ConfigError, SessionsError
 from ..store import Store, StoreLocation, open_store
 from ..store import checkpoint as checkpoints
@@ -28,14 +29,18 @@ def _existing(store: str | None) -> Store:
 
 
 @store_group.command("verify")
+@click.argument("file", required=False, type=_FILE)
 @click.option("--store", metavar="PATH_OR_URL", envvar=settings.STORE, help=STORE_HELP)
 @click.option("--file", "exported", type=_FILE, help="Verify a chain export (offline).")
+@click.option("--source", metavar="PATH_OR_URL", help="Hold a migrated copy against its source.")
 @click.option("--public-key", type=_FILE, help="Ed25519 public key (or HMAC key) of checkpoints.")
 @click.option("--anchor-dir", type=_FOLDER, help="Folder of checkpoints kept away from the store.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def verify_command(
+    file: Path | None,
     store: str | None,
     exported: Path | None,
+    source: str | None,
     public_key: Path | None,
     anchor_dir: Path | None,
     as_json: bool,
@@ -45,7 +50,11 @@ def verify_command(
     (position, sequence number, session) and the kind of break, and exits 1. With
     --anchor-dir, also holds the chain against checkpoints taken earlier (truncation,
     rewritten history), their signatures checked with --public-key. With --file, verifies
-    a chain export (store export-chain) with nothing but the file."""
+    a chain export (store export-chain, sessions export --format chain; or FILE) with
+    nothing but the file. With --source, a store made by store migrate is held against the
+    store it was copied from: the source's chain still ends in the head the migration
+    recorded, and every record of the source is in the copy, unchanged."""
+    exported = exported or file
     try:
         found = checkpoints.anchors(anchor_dir) if anchor_dir is not None else []
         key = public_key.read_bytes() if public_key is not None else None
@@ -55,6 +64,9 @@ def verify_command(
             with _existing(store) as opened:
                 result = checkpoints.verify_with(opened, found, key)
                 name = opened.location
+                if source is not None:
+                    with _existing(source) as original:
+                        result = verify_source(result, opened, original)
     except SessionsError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -149,10 +161,17 @@ def describe(
     )
     if found:
         lines.append(f"Held against {checkpoints.describe(found)}.")
-    if result.keyed and found:
+    chained = [pos for pos, record in result.checkpoints if record.get("algorithm") != "none"]
+    last = result.last_checkpoint
+    lines.append(
+        f"Checkpoints in the chain: {len(result.checkpoints)}"
+        + (f", the newest at position {last[0]} taken {last[1]}." if last else ".")
+    )
+    if result.keyed:
+        through = max([c.size for c in found or ()] + chained) - 1
         lines.append(
-            f"Keyed: signed checkpoints vouch for positions 0..{found[-1].size - 1}; later "
-            "records are protected against accidents only, until the next checkpoint."
+            f"Keyed: signed checkpoints vouch for positions 0..{through}; later records are "
+            "protected against accidents only, until the next checkpoint."
         )
     else:
         lines.append(UNKEYED[0].upper() + UNKEYED[1:])

@@ -12,6 +12,7 @@ from ..costs.model import CostRecord
 from ..errors import ConfigError, StoreError
 from ..sessions.model import Session
 from ..store import SCAN_BATCH, ImportResult, Store, StoreCounts
+from .migration_chain import anchor
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``; stage is ``"sessions"`` or ``"costs"``."""
@@ -66,7 +67,8 @@ def migrate(
     other sessions already (several local stores consolidated into one team store). At the
     end the copy is verified: into an empty target, by the counts; otherwise every session,
     event and cost record of the source is looked up in the target by id (and natural key).
-    Nothing should write to either store meanwhile.
+    Nothing should write to either store meanwhile. The target's chain then names the
+    source's chain head (:mod:`.migration_chain`; ``store verify --source``).
 
     Raises:
         ConfigError: Both name the same store.
@@ -91,6 +93,7 @@ def migrate(
         imported, skipped = imported + result.imported, skipped + result.skipped
         done += len(chunk)
         report("costs", done, totals.costs)
+    anchor(source, target)  # the copy's chain names the source's head
     after_source, after_target = source.counts(), target.counts()
     if before == StoreCounts(0, 0, 0):  # the target holds the copy alone: counts tell
         missing = _count_differences(after_source, after_target)

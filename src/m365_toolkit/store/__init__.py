@@ -26,6 +26,7 @@ from ..sessions.query import SessionQuery
 
 if TYPE_CHECKING:
     from ._journal import Record
+    from ._notes import NoteMaker
     from .chain import SealResult, Sink, Verification
 
 
@@ -191,10 +192,11 @@ class Store(Protocol):
         is logged; the record stays stored."""
         ...
 
-    def seal(self) -> SealResult:
+    def seal(self, note: NoteMaker | None = None) -> SealResult:
         """Add every stored record not chained yet to the store's tamper-evident chain, in
-        sequence order, in one transaction (see :mod:`.chain`). Stores seal on their own
-        every few hundred records they write, and before verify, prune and close."""
+        sequence order, in one transaction (see :mod:`.chain`), then the ``note`` if one is
+        given (a checkpoint, a migration anchor: see :mod:`._notes`). Stores seal on their
+        own every few hundred records they write, and before verify, prune and close."""
         ...
 
     def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:

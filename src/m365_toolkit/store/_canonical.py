@@ -17,7 +17,6 @@ share bytes. Stores accept such integers in metadata, so sealing must not fail o
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import rfc8785
@@ -28,8 +27,7 @@ _dumps = json.JSONEncoder(
 ).encode
 
 
-# 16 digits in a row: the only way an integer beyond 2**53 - 1 can be written in JSON text.
-_LONG_NUMBER = re.compile(r"\d{16}")
+_loads = json.JSONDecoder().decode
 
 
 def canonical(value: Any, *, plain: bool = False) -> bytes:
@@ -39,31 +37,41 @@ def canonical(value: Any, *, plain: bool = False) -> bytes:
     the check is skipped.
     """
     if plain or _plain(value):
-        return _dumps(value).encode("utf-8")
+        try:
+            return _dumps(value).encode("utf-8")
+        except (TypeError, ValueError):  # bytes or NaN in a column, put there behind its back
+            return _foreign(value)
     try:
         return rfc8785.dumps(value)
     except rfc8785.IntegerDomainError:
-        return _extended(value)
-    except rfc8785.CanonicalizationError:
-        # NaN or a lone surrogate: never written by a store, only put there behind its back.
-        # Any fixed text will do: it differs from what was sealed, and verify says so.
-        return json.dumps(value, sort_keys=True, ensure_ascii=True).encode("ascii")
+        try:
+            return _extended(value)
+        except (rfc8785.CanonicalizationError, TypeError, ValueError):
+            return _foreign(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return _foreign(value)
+
+
+def _foreign(value: Any) -> bytes:
+    """NaN, a lone surrogate, bytes where text belongs: never written by a store, only put
+    there behind its back. Any fixed text will do: it differs from what was sealed, and
+    verify says so."""
+    return b"\xff" + repr(value).encode("utf-8", "backslashreplace")
 
 
 def decode(text: str) -> tuple[Any, bool]:
-    """A stored JSON column's value, and whether it is plain, told from the text itself
-    for the price of parsing it: no float literal, no 16-digit run, and ASCII keys."""
+    """A stored JSON column's value, and whether it is plain. The shared decoder (its C
+    scanner, no decoder built per call) reads floats, ``NaN`` and ``Infinity`` as floats,
+    which :func:`_plain` refuses, as it refuses big integers and non-ASCII keys."""
     if text == "{}":
         return {}, True
-    floats: list[str] = []
-
-    def number(literal: str) -> float:
-        floats.append(literal)
-        return float(literal)
-
-    value = json.loads(text, parse_float=number, parse_constant=number)
-    plain = not floats and not _LONG_NUMBER.search(text) and (text.isascii() or _plain(value))
-    return value, plain
+    try:
+        value = _loads(text)
+    except (ValueError, TypeError):
+        # Not JSON (damaged behind the store's back): hashed as the text it is, which is not
+        # the value that was sealed, so verify says EDITED rather than failing.
+        return {"unreadable JSON": text if isinstance(text, str) else repr(text)}, False
+    return value, _plain(value)
 
 
 def _plain(value: Any) -> bool:

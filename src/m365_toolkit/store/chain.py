@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from ._canonical import canonical
+from ._notes import NOTE_KINDS, Notes
 
 FORMAT = 1
 GENESIS_TAG = b"m365-toolkit/chain/v1"
@@ -79,6 +80,7 @@ class SealResult:
     sealed: int
     size: int
     head: str
+    note: dict[str, Any] | None = None  # the note appended after them, if any
 
 
 class BreakKind(StrEnum):
@@ -128,6 +130,11 @@ class Verification:
         counts: How many breaks of each kind, all of them.
         keyed: Whether a key vouched for the chain (a signed checkpoint verified with it).
         links: The links at the positions asked for (``links_at``), as walked.
+        checkpoints: The checkpoints chained in the store, ``(position, record)``, in order
+            (their structure checked; their signatures checked by
+            :func:`~.checkpoint.verify_against` with the key given).
+        migrations: The migration records chained, ``(position, record)``: each names the
+            head of the store the records were copied from (``verify --source``).
     """
 
     store_id: str
@@ -140,6 +147,37 @@ class Verification:
     counts: dict[str, int]
     keyed: bool = False
     links: dict[int, str] = field(default_factory=dict)
+    checkpoints: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    migrations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def last_checkpoint(self) -> tuple[int, str] | None:
+        """The position and time of the newest checkpoint in the chain."""
+        if not self.checkpoints:
+            return None
+        pos, record = self.checkpoints[-1]
+        return pos, str(record.get("time"))
+
+    @property
+    def intact_through(self) -> int:
+        """The last position up to which nothing is broken (-1: broken from the start)."""
+        first = self.first
+        return self.size - 1 if first is None or first.pos is None else first.pos - 1
+
+    def status(self) -> str:
+        """One line: intact through which position, and the newest checkpoint."""
+        last = self.last_checkpoint
+        checkpoint = (
+            f"last checkpoint at position {last[0]}, {last[1]}" if last else "no checkpoint yet"
+        )
+        if self.intact:
+            return f"intact through position {self.intact_through} of {self.size}; {checkpoint}"
+        first = self.first
+        assert first is not None
+        return (
+            f"BROKEN ({first.kind.value}); intact through position {self.intact_through} of "
+            f"{self.size}; {checkpoint}"
+        )
 
     @property
     def intact(self) -> bool:
@@ -159,6 +197,11 @@ class Verification:
             "first": self.first.to_dict() if self.first else None,
             "counts": dict(self.counts), "breaks": [b.to_dict() for b in self.breaks],
             "note": None if self.keyed else UNKEYED,
+            "intact_through": self.intact_through, "checkpoints": len(self.checkpoints),
+            "last_checkpoint": None if self.last_checkpoint is None else {
+                "pos": self.last_checkpoint[0], "time": self.last_checkpoint[1],
+                "algorithm": self.checkpoints[-1][1].get("algorithm"),
+            },
         }  # fmt: skip
 
 
@@ -193,9 +236,11 @@ class Walker:
     _pruned: int = 0
     _breaks: list[Break] = field(default_factory=list)
     _mismatches: list[_Mismatch] = field(default_factory=list)
+    _notes: Notes = field(init=False)
 
     def __post_init__(self) -> None:
         self._previous = genesis(self.store_id)
+        self._notes = Notes(self.store_id)
 
     def row(
         self,
@@ -208,7 +253,7 @@ class Walker:
         """Check one chain row against its record (``None``: the record is gone)."""
         if self.sink is not None:
             self.sink(row, record)
-        ok = True
+        ok, before = True, self._previous
         if row.pos != self._expected:
             missing = f"{self._expected}" + (
                 f"..{row.pos - 1}" if row.pos - 1 > self._expected else ""
@@ -229,9 +274,9 @@ class Walker:
             self._previous, self._expected = row.link, row.pos + 1
             if row.pos in self.links_at:
                 self._links[row.pos] = row.link.hex()
-            self._check_record(row, record, session_id, plain)
+            self._check_record(row, record, session_id, plain, before)
             return
-        if self._check_record(row, record, session_id, plain) and ok:
+        if self._check_record(row, record, session_id, plain, before) and ok:
             self._valid += 1
         # Resynchronise on the stored link: one break is reported once, not at every later row.
         self._previous, self._expected, self._recomputed = row.link, row.pos + 1, None
@@ -240,12 +285,13 @@ class Walker:
 
     def _check_record(
         self, row: ChainRow, record: Mapping[str, Any] | None, session_id: str | None,
-        plain: bool,
+        plain: bool, before: bytes,
     ) -> bool:  # fmt: skip
         ok = True
         if record is None:
             if row.pruned:
                 self._pruned += 1
+                self._notes.pruned(row.pos)
             else:
                 detail = f"the {row.kind} record with sequence number {row.ref} is gone"
                 self._break(BreakKind.DELETED, row.pos, row.ref, session_id, row.kind, detail)
@@ -257,6 +303,14 @@ class Walker:
                     _Mismatch(row.pos, row.ref, session_id, row.kind, computed, row.leaf)
                 )
                 ok = False
+            elif row.kind in NOTE_KINDS:
+                problem = self._notes.see(row.pos, record, before)
+                if problem:
+                    detail = f"this checkpoint does not state the chain before it: {problem}"
+                    self._break(
+                        BreakKind.CHECKPOINT_INVALID, row.pos, row.ref, None, row.kind, detail
+                    )
+                    ok = False
         return ok
 
     def inserted(self, seq: int, session_id: str | None, kind: str) -> None:
@@ -282,6 +336,12 @@ class Walker:
                 "this record's content is the one sealed at another position" if moved
                 else "the record no longer matches the leaf sealed for it",
             )  # fmt: skip
+        for first, last in self._notes.uncovered():
+            detail = (
+                f"position(s) {first}..{last} are marked pruned, but no prune record names "
+                "them: their records were deleted behind the store's back"
+            )
+            self._break(BreakKind.DELETED, first, None, None, None, detail)
         ordered = sorted(self._breaks, key=_order)
         counts: dict[str, int] = {}
         for item in ordered:
@@ -289,6 +349,7 @@ class Walker:
         return Verification(
             self.store_id, self._expected, self._previous.hex(), self._valid, self._pruned,
             unsealed, ordered[:MAX_LISTED], counts, links=dict(self._links),
+            checkpoints=self._notes.checkpoints, migrations=self._notes.migrations,
         )  # fmt: skip
 
     def _break(
@@ -305,6 +366,16 @@ def _order(item: Break) -> tuple[bool, float, float]:
     pos = float("inf") if item.pos is None else item.pos
     derived = item.kind is BreakKind.DERIVED_MISMATCH
     return derived, pos, float("inf") if item.seq is None else item.seq
+
+
+def note_record(row: ChainRow) -> tuple[dict[str, Any] | None, bool]:
+    """The record of a note's chain row (kept beside it), and whether it is plain."""
+    from ._canonical import decode
+
+    if row.outcome is None:
+        return None, False
+    value, plain = decode(row.outcome)
+    return (value if isinstance(value, dict) else {"text": value}), plain
 
 
 def link_all(store_id: str, head: bytes | None, leaves: Iterable[bytes]) -> list[bytes]:

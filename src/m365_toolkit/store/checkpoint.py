@@ -9,80 +9,31 @@ write-once storage), it makes both evident:
 - ``CHECKPOINT-INVALID``: the link at the checkpoint's size is no longer its head (history
   was rewritten), its signature does not verify, or it names another store.
 
-The signed text follows C2SP's signed-note body (``m365-toolkit/<store id>``, size, base64
-head, time, one per line). Ed25519 (``cryptography``) is the default: the auditor holds only
-the public key, so verifying cannot forge. HMAC-SHA256 with one shared key is the other
-choice. A key file beginning ``-----BEGIN PRIVATE KEY-----`` is Ed25519, any other is an HMAC
-key (its bytes as written).
+Every checkpoint is also a record of the chain itself (:mod:`._notes`), linked to the one
+before it, so verify checks each of them, not only the newest; one filed away from the store
+also catches what a rewrite of the whole chain hides. The text and its signatures (Ed25519 or
+HMAC-SHA256) are in :mod:`._signing`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from .._util.system import format_time, utc_now
 from ..errors import ConfigError
 from . import Store
+from ._notes import as_checkpoint, checkpoint_maker
+from ._signing import ORIGIN, Checkpoint, sign, signature_problem
 from .chain import Break, BreakKind, Verification
 
-ORIGIN = "m365-toolkit"
 SUFFIX = ".checkpoint"
-_PEM_PRIVATE = b"-----BEGIN PRIVATE KEY-----"
-_PEM_PUBLIC = b"-----BEGIN PUBLIC KEY-----"
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """The chain of one store at one moment: ``size`` positions ending in link ``head``."""
-
-    store_id: str
-    size: int
-    head: str
-    time: str
-    algorithm: str = "none"
-    key_id: str = ""
-    signature: str = ""
-
-    def body(self) -> str:
-        """The signed text."""
-        head = base64.b64encode(bytes.fromhex(self.head)).decode("ascii")
-        return f"{ORIGIN}/{self.store_id}\n{self.size}\n{head}\n{self.time}\n"
-
-    def text(self) -> str:
-        """The checkpoint as printed and filed: the body, a blank line, the signature line."""
-        return self.body() + f"\n— {self.algorithm} {self.key_id or '-'} {self.signature or '-'}\n"
-
-    @classmethod
-    def parse(cls, text: str) -> Checkpoint:
-        """Read :meth:`text`.
-
-        Raises:
-            ValueError: It is not a checkpoint.
-        """
-        lines = text.split("\n")
-        if len(lines) < 6 or not lines[0].startswith(f"{ORIGIN}/") or lines[4] != "":
-            raise ValueError("not a checkpoint of this toolkit")
-        dash, algorithm, key_id, signature = lines[5].split(" ")
-        if dash != "—":
-            raise ValueError("no signature line")
-        head = base64.b64decode(lines[2], validate=True).hex()
-        key_id, signature = (
-            ("" if key_id == "-" else key_id),
-            ("" if signature == "-" else signature),
-        )
-        return cls(lines[0].split("/", 1)[1], int(lines[1]), head, lines[3], algorithm, key_id,
-                   signature)  # fmt: skip
+__all__ = ["ORIGIN", "Checkpoint", "sign", "signature_problem"]
 
 
 def generate_key(path: Path, *, shared: bool = False) -> Path:
@@ -111,55 +62,11 @@ def generate_key(path: Path, *, shared: bool = False) -> Path:
 
 
 def checkpoint(store: Store, key: Path | None = None, *, now: datetime | None = None) -> Checkpoint:
-    """Seal the store and state its chain, signed with ``key`` if one is given."""
-    sealed = store.seal()
-    found = Checkpoint(sealed.store_id, sealed.size, sealed.head, format_time(now or utc_now()))
-    return sign(found, key.read_bytes()) if key is not None else found
-
-
-def sign(found: Checkpoint, key: bytes) -> Checkpoint:
-    """The checkpoint signed with an Ed25519 private key (PEM) or an HMAC key."""
-    body = found.body().encode("utf-8")
-    if key.startswith(_PEM_PRIVATE):
-        private = serialization.load_pem_private_key(key, password=None)
-        if not isinstance(private, ed25519.Ed25519PrivateKey):
-            raise ConfigError("The signing key is not an Ed25519 key.")
-        raw = private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                serialization.PublicFormat.Raw)  # fmt: skip
-        signature = private.sign(body)
-        return replace(found, algorithm="ed25519", key_id=_key_id(raw), signature=_b64(signature))
-    secret = key.strip()
-    mac = hmac.new(secret, body, hashlib.sha256).digest()
-    return replace(found, algorithm="hmac-sha256", key_id=_key_id(secret), signature=_b64(mac))
-
-
-def signature_problem(found: Checkpoint, key: bytes | None) -> str:
-    """Why the checkpoint's signature does not hold under ``key`` ("" when it does; without
-    a key an unsigned checkpoint holds and a signed one cannot be checked)."""
-    if key is None:
-        return ""
-    if found.algorithm == "none":
-        return "it is not signed, though a key was given"
-    body = found.body().encode("utf-8")
-    try:
-        signature = base64.b64decode(found.signature, validate=True)
-    except ValueError:
-        return "its signature is not base64"
-    if key.startswith(_PEM_PUBLIC):
-        public = serialization.load_pem_public_key(key)
-        if not isinstance(public, ed25519.Ed25519PublicKey) or found.algorithm != "ed25519":
-            return f"it is signed with {found.algorithm}, the key given is an Ed25519 key"
-        try:
-            public.verify(signature, body)
-        except InvalidSignature:
-            return "its Ed25519 signature does not verify with the public key given"
-        return ""
-    if found.algorithm != "hmac-sha256":
-        return f"it is signed with {found.algorithm}, the key given is an HMAC key"
-    expected = hmac.new(key.strip(), body, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, signature):
-        return "its HMAC-SHA256 does not verify with the key given"
-    return ""
+    """Seal the store and chain a checkpoint of it (signed with ``key`` if one is given):
+    the checkpoint states the chain before it, so its size is its own position."""
+    sealed = store.seal(checkpoint_maker(key.read_bytes() if key is not None else None, now))
+    assert sealed.note is not None
+    return as_checkpoint(sealed.note)
 
 
 def file_name(found: Checkpoint) -> str:
@@ -208,6 +115,17 @@ def verify_against(
     """A verification (made with ``links_at`` the checkpoints' last positions) held against
     checkpoints."""
     breaks = list(result.breaks)
+    vouched = False
+    for pos, record in result.checkpoints:  # in the chain: their structure is checked
+        chained = as_checkpoint(record)
+        if key is None or chained.algorithm == "none":
+            continue
+        wrong = signature_problem(chained, key)
+        if wrong:
+            detail = f"the checkpoint chained at position {pos} is not valid: {wrong}"
+            breaks.append(Break(BreakKind.CHECKPOINT_INVALID, pos, pos, None, "checkpoint",
+                                detail))  # fmt: skip
+        vouched = True
     for found in checkpoints:
         problem = _against(result, found, key)
         if problem:
@@ -217,7 +135,7 @@ def verify_against(
     counts = dict(result.counts)
     for item in breaks[len(result.breaks) :]:
         counts[item.kind.value] = counts.get(item.kind.value, 0) + 1
-    keyed = key is not None and any(c.algorithm != "none" for c in checkpoints)
+    keyed = key is not None and (vouched or any(c.algorithm != "none" for c in checkpoints))
     breaks.sort(key=lambda b: (b.kind is BreakKind.DERIVED_MISMATCH, b.pos is None, b.pos or 0))
     return replace(result, breaks=breaks, counts=counts, keyed=keyed)
 
@@ -231,25 +149,28 @@ def _against(
     problem = signature_problem(found, key)
     if problem:
         return BreakKind.CHECKPOINT_INVALID, f"{name} is not valid: {problem}"
+    truncated = (
+        BreakKind.TRUNCATED,
+        (
+            f"{name} saw {found.size} records and was chained after them; the chain now holds "
+            f"{result.size}: the newest were removed, or an older copy of the store was put back"
+        ),
+    )
     if found.size > result.size:
-        return BreakKind.TRUNCATED, (
-            f"{name} saw {found.size} records; the chain now holds {result.size}: the newest "
-            "were removed, or an older copy of the store was put back"
+        return truncated
+    chained = dict(result.checkpoints).get(found.size)
+    if chained is not None and as_checkpoint(chained) != found:
+        return BreakKind.CHECKPOINT_INVALID, (
+            f"the checkpoint chained at position {found.size} is not {name}"
         )
     if found.size and result.links.get(found.size - 1) != found.head:
         return BreakKind.CHECKPOINT_INVALID, (
             f"the chain's link at position {found.size - 1} is not the head {name} recorded: "
             "the history up to it was rewritten"
         )
+    if found.size == result.size:  # a checkpoint is chained at the position it names
+        return truncated
     return None
-
-
-def _key_id(material: bytes) -> str:
-    return hashlib.sha256(material).hexdigest()[:16]
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -20,13 +20,14 @@ from .._util.closing import Closing
 from .._util.system import format_time, parse_time
 from ..costs.model import CostRecord
 from ..errors import InvalidTransition, SessionNotFound, StoreError
-from ..sessions.model import Event, Session, Status, duration_between
+from ..sessions.model import Event, Session, Status, completion_event, duration_between
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind
 from ._rules import check_batch, duplicate_session
 
 if TYPE_CHECKING:
+    from ._notes import NoteMaker
     from .chain import SealResult, Sink, Verification
     from .memory_chain import ChainState
     from .memory_costs import MemoryCostLog
@@ -114,13 +115,13 @@ class MemoryStore(Closing):
         """The chain to change; only inside :meth:`_writing`, whose lock covers it."""
         yield self._chain_state
 
-    def seal(self) -> SealResult:
-        """Add every record not chained yet to the chain, in sequence order."""
+    def seal(self, note: NoteMaker | None = None) -> SealResult:
+        """Add every record not chained yet to the chain, in sequence order (then ``note``)."""
         from . import memory_chain
 
         self._unsealed = 0
         with self._writing(sessions=False) as state, self._chain_writing() as chain:
-            return memory_chain.seal(state, chain)
+            return memory_chain.seal(state, chain, note)
 
     def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
         """Seal, then check the whole chain and the columns derived from it."""
@@ -128,7 +129,7 @@ class MemoryStore(Closing):
 
         self._unsealed = 0
         with self._writing(sessions=False) as state, self._chain_writing() as chain:
-            memory_chain.seal(state, chain)
+            memory_chain.seal(state, chain, auto=False)
             return memory_chain.verify(state, chain, links_at, sink)
 
     def _wrote(self, count: int) -> None:
@@ -221,6 +222,7 @@ class MemoryStore(Closing):
     def finish(
         self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
     ) -> Finished:
+        events = events or [completion_event(status, end_time)]  # its outcome is chained
         with self._journal.transaction() as written, self._writing() as state:
             record = self._active(state, session_id, "complete")
             started = parse_time(record["start_time"])
@@ -286,8 +288,8 @@ class MemoryStore(Closing):
                 gone = {e["seq"] for r in doomed for e in r.get("events") or () if "seq" in e}
                 gone |= {seq for seq, cost in state.costs if cost.session_id in ids and seq}
                 with self._chain_writing() as chain:
-                    memory_chain.seal(state, chain)
-                    memory_chain.mark_pruned(chain, gone)
+                    counts = (len(doomed), _event_count(doomed), costs)
+                    memory_chain.prune(state, chain, gone, before, counts)
                 state.sessions[:] = [r for r in state.sessions if r["session_id"] not in ids]
                 for session_id in ids:
                     del state.index[session_id]

@@ -15,8 +15,12 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .._util.system import format_time
 from ..costs.model import CostRecord
+from ._canonical import canonical
+from ._notes import NOTE_KINDS, NoteMaker, checkpoint_maker, due, fixed, ranges
 from ._records import cost_record_of, event_record, outcome_text, session_fields
+from ._signing import configured_key
 from .chain import (
     FORMAT,
     ChainRow,
@@ -27,6 +31,7 @@ from .chain import (
     genesis,
     leaf_hash,
     link_hash,
+    note_record,
 )
 from .memory import MemoryState
 from .sql_chain import outcome_mismatch
@@ -41,6 +46,10 @@ class ChainState:
     store_id: str
     sealed_through: int = 0
     rows: list[ChainRow] = field(default_factory=list)
+
+    def head(self) -> bytes:
+        """The last link (the genesis of an empty chain)."""
+        return self.rows[-1].link if self.rows else genesis(self.store_id)
 
     @classmethod
     def new(cls) -> ChainState:
@@ -142,9 +151,12 @@ def _numbered(state: MemoryState) -> Iterator[_Stored]:
             yield _Stored(int(seq), None, None, cost)
 
 
-def seal(state: MemoryState, chain: ChainState) -> SealResult:
+def seal(
+    state: MemoryState, chain: ChainState, note: NoteMaker | None = None, *, auto: bool = True
+) -> SealResult:
     """Chain every record numbered above the sealed range, in sequence order (under the
-    store's lock, which every writer holds)."""
+    store's lock, which every writer holds); then ``note``, or with ``auto`` an automatic
+    checkpoint when one is due (see :mod:`._notes`)."""
     pending = sorted(
         (item for item in _numbered(state) if item.seq > chain.sealed_through),
         key=lambda item: item.seq,
@@ -158,12 +170,45 @@ def seal(state: MemoryState, chain: ChainState) -> SealResult:
             ChainRow(len(chain.rows), item.kind, item.seq, leaf, link, False, outcome)
         )
     chain.sealed_through = max(chain.sealed_through, state.last_seq)
-    return SealResult(chain.store_id, len(pending), len(chain.rows), link.hex())
+    key = configured_key() if auto and note is None else None
+    if key is not None:
+        last = next((r for r in reversed(chain.rows) if r.kind == "checkpoint"), None)
+        known = (last.pos, str(json.loads(last.outcome or "{}").get("time"))) if last else None
+        note = checkpoint_maker(key) if due(len(chain.rows), known) else None
+    record = _append_note(chain, note) if note is not None else None
+    return SealResult(chain.store_id, len(pending), len(chain.rows), chain.head().hex(), record)
 
 
-def mark_pruned(chain: ChainState, seqs: set[int]) -> None:
-    """Keep the leaves of pruned records, marked as pruned."""
-    chain.rows[:] = [replace(row, pruned=True) if row.ref in seqs else row for row in chain.rows]
+def _append_note(chain: ChainState, make: NoteMaker) -> dict[str, Any]:
+    last = next((r.pos for r in reversed(chain.rows) if r.kind == "checkpoint"), None)
+    size = len(chain.rows)
+    record = make(chain.store_id, size, chain.head(), last)
+    leaf = leaf_hash(record)
+    text = canonical(record).decode("utf-8")
+    chain.rows.append(ChainRow(size, record["kind"], size, leaf, link_hash(chain.head(), leaf),
+                               False, text))  # fmt: skip
+    return record
+
+
+def prune(
+    state: MemoryState, chain: ChainState, seqs: set[int], before: Any, counts: tuple[int, ...]
+) -> None:
+    """Seal, keep the leaves of the records about to be pruned, marked as pruned, and chain
+    a prune record naming them, then (with a key configured) a checkpoint."""
+    seal(state, chain, auto=False)
+    positions = []
+    for i, row in enumerate(chain.rows):
+        if row.kind not in NOTE_KINDS and row.ref in seqs:
+            chain.rows[i] = replace(row, pruned=True)
+            positions.append(row.pos)
+    sessions, events, costs = counts
+    _append_note(chain, fixed("prune", {
+        "before": format_time(before), "sessions": sessions, "events": events, "costs": costs,
+        "positions": ranges(positions),
+    }))  # fmt: skip
+    key = configured_key()
+    if key is not None:
+        _append_note(chain, checkpoint_maker(key))
 
 
 def verify(
@@ -176,6 +221,10 @@ def verify(
     walker = Walker(chain.store_id, frozenset(links_at), sink)
     by_ref: dict[tuple[bool, int], ChainRow] = {}
     for row in chain.rows:
+        if row.kind in NOTE_KINDS:
+            note, plain = note_record(row)
+            walker.row(row, note, plain=plain)
+            continue
         key = (row.kind == "cost", row.ref)
         item = stored.pop(key, None)
         by_ref.setdefault(key, row)

@@ -19,16 +19,17 @@ from typing import Any
 from .._util.closing import Closing
 from .._util.values import to_json
 from ..errors import CorruptStoreError, InvalidTransition, SessionNotFound, StoreError
-from ..sessions.model import Event, Session, Status, duration_between
+from ..sessions.model import Event, Session, Status, completion_event, duration_between
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind, record_maker
+from ._notes import NoteMaker
 from ._rows import Damage, attach_events, event_dicts, no_gc, session_dicts, warn_damaged
 from ._rules import batches, check_batch, duplicate_session
 from ._statements import EVENT_FIELDS, Statements
 from .chain import SealResult, Sink, Verification
 from .dialect import Connection, Dialect
-from .sql_chain import MARK_PRUNED, SQLChain
+from .sql_chain import SQLChain
 
 log = logging.getLogger("m365_toolkit.store")
 SEAL_EVERY = 256  # about 6 ms of sealing per seal: amortised, and a short unprotected tail
@@ -66,10 +67,10 @@ class SQLStore(Closing):
 
     # -- the chain ---------------------------------------------------------------------------
 
-    def seal(self) -> SealResult:
-        """Add every record not chained yet to the chain, in sequence order."""
+    def seal(self, note: NoteMaker | None = None) -> SealResult:
+        """Add every record not chained yet to the chain, in sequence order (then ``note``)."""
         self._unsealed = 0
-        return self._chain.seal()
+        return self._chain.seal(note)
 
     def verify(self, *, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
         """Seal, then check the whole chain and the columns derived from it."""
@@ -184,7 +185,7 @@ class SQLStore(Closing):
     def finish(
         self, session_id: str, status: Status, end_time: datetime, events: Sequence[Event]
     ) -> Finished:
-        d = self.dialect
+        d, events = self.dialect, events or [completion_event(status, end_time)]  # chained
         with self._journal.transaction() as written, d.transaction() as conn:
             self._guard(conn)
             row = conn.execute(self.sql.lock_session, (session_id,)).fetchone()
@@ -261,8 +262,6 @@ class SQLStore(Closing):
     def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
         """Sealed first: the chain keeps each pruned record's leaf, marked ``pruned``."""
         d = self.dialect
-        if not dry_run:
-            self.seal()
         with d.transaction() as conn:
             d.temporary(
                 conn, "pruned",
@@ -276,8 +275,8 @@ class SQLStore(Closing):
                 "(SELECT count(*) FROM costs WHERE session_id IN (SELECT session_id FROM pruned))"
             ).fetchone()
             if not dry_run:
+                self._chain.prune_in(conn, before, (sessions, events, costs))
                 for statement in (
-                    *MARK_PRUNED,
                     "DELETE FROM events WHERE session IN (SELECT id FROM pruned)",
                     "DELETE FROM costs WHERE session_id IN (SELECT session_id FROM pruned)",
                     "DELETE FROM cost_sessions WHERE session_id IN (SELECT session_id FROM pruned)",

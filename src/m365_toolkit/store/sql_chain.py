@@ -19,10 +19,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .._util.system import format_time
+from ._canonical import canonical
+from ._notes import NOTE_KINDS, NoteMaker, checkpoint_maker, due, fixed, ranges
 from ._records import Decoded, cost_record, event_record, outcome_text, session_fields
 from ._records import outcome as outcome_of
+from ._signing import configured_key
 from ._statements import SUMS
 from .chain import (
     ChainRow,
@@ -33,6 +38,7 @@ from .chain import (
     genesis,
     leaf_hash,
     link_hash,
+    note_record,
 )
 from .dialect import Connection
 
@@ -43,10 +49,10 @@ BATCH = 2000  # records read per query while sealing
 CHAIN_COLUMNS = ("pos", "kind", "ref", "leaf", "link", "pruned", "outcome")
 _EVENT_KINDS = "('start', 'event', 'complete')"
 # In prune's transaction, before its deletes: the chain keeps the leaves of what it deletes.
-MARK_PRUNED = (
-    "UPDATE chain SET pruned = TRUE WHERE kind <> 'cost' AND ref IN "
+_PRUNED_ROWS = (
+    f"kind IN {_EVENT_KINDS} AND ref IN "
     "(SELECT seq FROM events WHERE session IN (SELECT id FROM pruned))",
-    "UPDATE chain SET pruned = TRUE WHERE kind = 'cost' AND ref IN "
+    "kind = 'cost' AND ref IN "
     "(SELECT seq FROM costs WHERE session_id IN (SELECT session_id FROM pruned))",
 )
 
@@ -71,6 +77,9 @@ class SQLChain:
         last = "(SELECT max(f.seq) FROM events f WHERE f.session = e.session)"
         self.meta = "SELECT store_id, sealed_through FROM chain_meta"
         self.head = "SELECT pos, link FROM chain ORDER BY pos DESC LIMIT 1"
+        self.last_checkpoint = (
+            "SELECT pos, outcome FROM chain WHERE kind = 'checkpoint' ORDER BY ref DESC LIMIT 1"
+        )
         # A record's kind follows from where it stands: the first event of its session is
         # its start; the last event of a finished session closes it (and carries the outcome).
         self.unsealed_events = q(
@@ -91,7 +100,7 @@ class SQLChain:
         self.walk = (
             f"SELECT c.pos, c.kind, c.ref, c.leaf, c.link, c.pruned, c.outcome, {event}, "
             f"{session}, {cost} FROM chain c "
-            "LEFT JOIN events e ON c.kind <> 'cost' AND e.seq = c.ref "
+            f"LEFT JOIN events e ON c.kind IN {_EVENT_KINDS} AND e.seq = c.ref "
             "LEFT JOIN sessions s ON s.id = e.session "
             "LEFT JOIN costs k ON c.kind = 'cost' AND k.seq = c.ref ORDER BY c.pos"
         )
@@ -121,32 +130,77 @@ class SQLChain:
 
     # -- sealing -----------------------------------------------------------------------------
 
-    def seal(self) -> SealResult:
-        """Chain every record not chained yet, in sequence order, in one transaction."""
+    def seal(self, note: NoteMaker | None = None, *, auto: bool = True) -> SealResult:
+        """Chain every record not chained yet, in sequence order, in one transaction; then
+        the ``note`` (a checkpoint, a migration anchor), and with ``auto`` an automatic
+        checkpoint when one is due (see :mod:`._notes`)."""
+        with self._d.transaction() as conn:
+            return self.seal_in(conn, note, auto=auto)
+
+    def seal_in(
+        self, conn: Connection, note: NoteMaker | None = None, *, auto: bool = True
+    ) -> SealResult:
+        """:meth:`seal` inside the caller's write transaction."""
         d = self._d
-        with d.transaction() as conn:
-            if d.seal_lock:
-                conn.execute(d.seal_lock)
-            store_id, through = conn.execute(self.meta).fetchone()
-            head = conn.execute(self.head).fetchone()
-            size = int(head[0]) + 1 if head is not None else 0
-            link = bytes(head[1]) if head is not None else genesis(store_id)
-            high = int(conn.execute(d.high_water).fetchone()[0])
-            sealed, cursor = 0, int(through)
-            while cursor < high:
-                found, cursor = self._unsealed(conn, cursor, high)
-                rows = []
-                for seq, kind, record, outcome, plain in found:
-                    leaf = leaf_hash(record, plain=plain)
-                    link = link_hash(link, leaf)
-                    rows.append((size, kind, seq, leaf, link, False, outcome))
-                    size += 1
-                if rows:
-                    d.insert_rows(conn, "chain", CHAIN_COLUMNS, rows)
-                sealed += len(rows)
-            if high > int(through):
-                conn.execute(self.set_sealed, (high,))
-        return SealResult(store_id, sealed, size, link.hex())
+        if d.seal_lock:
+            conn.execute(d.seal_lock)
+        store_id, through = conn.execute(self.meta).fetchone()
+        head = conn.execute(self.head).fetchone()
+        size = int(head[0]) + 1 if head is not None else 0
+        link = bytes(head[1]) if head is not None else genesis(store_id)
+        high = int(conn.execute(d.high_water).fetchone()[0])
+        sealed, cursor = 0, int(through)
+        while cursor < high:
+            found, cursor = self._unsealed(conn, cursor, high)
+            rows = []
+            for seq, kind, record, outcome, plain in found:
+                leaf = leaf_hash(record, plain=plain)
+                link = link_hash(link, leaf)
+                rows.append((size, kind, seq, leaf, link, False, outcome))
+                size += 1
+            if rows:
+                d.insert_rows(conn, "chain", CHAIN_COLUMNS, rows)
+            sealed += len(rows)
+        if high > int(through):
+            conn.execute(self.set_sealed, (high,))
+        key = configured_key() if auto and note is None else None
+        if key is not None:
+            last = conn.execute(self.last_checkpoint).fetchone()
+            known = (int(last[0]), str(json.loads(last[1]).get("time"))) if last else None
+            note = checkpoint_maker(key) if due(size, known) else None
+        noted: dict[str, Any] | None = None
+        if note is not None:
+            size, link, noted = self._append_note(conn, store_id, size, link, note)
+        return SealResult(store_id, sealed, size, link.hex(), noted)
+
+    def _append_note(
+        self, conn: Connection, store_id: str, size: int, link: bytes, make: NoteMaker
+    ) -> tuple[int, bytes, dict[str, Any]]:
+        last = conn.execute(self.last_checkpoint).fetchone()
+        record = make(store_id, size, link, int(last[0]) if last else None)
+        leaf = leaf_hash(record)
+        link = link_hash(link, leaf)
+        row = (size, record["kind"], size, leaf, link, False, canonical(record).decode("utf-8"))
+        self._d.insert_rows(conn, "chain", CHAIN_COLUMNS, [row])
+        return size + 1, link, record
+
+    def prune_in(self, conn: Connection, before: datetime, counts: tuple[Any, ...]) -> None:
+        """In prune's transaction, with the doomed sessions in its ``pruned`` table, before
+        its deletes: seal, mark the chain rows of what it deletes pruned (their leaves stay),
+        and chain a prune record naming them, then (with a key configured) a checkpoint."""
+        self.seal_in(conn, auto=False)
+        union = " UNION ALL ".join(f"SELECT pos FROM chain WHERE {w}" for w in _PRUNED_ROWS)
+        positions = [int(row[0]) for row in conn.execute(union).fetchall()]
+        for where in _PRUNED_ROWS:
+            conn.execute(f"UPDATE chain SET pruned = TRUE WHERE {where}")
+        sessions, events, costs = map(int, counts)
+        fields = {"before": format_time(before), "sessions": sessions, "events": events,
+                  "costs": costs, "positions": ranges(positions)}  # fmt: skip
+        note = fixed("prune", fields)
+        key = configured_key()
+        self.seal_in(conn, note, auto=False)
+        if key is not None:
+            self.seal_in(conn, checkpoint_maker(key), auto=False)
 
     def _unsealed(
         self, conn: Connection, after: int, high: int
@@ -171,14 +225,14 @@ class SQLChain:
 
     def verify(self, links_at: Collection[int] = (), sink: Sink | None = None) -> Verification:
         """Seal, then walk the whole chain beside the records; see :class:`~.chain.Walker`."""
-        self.seal()
+        self.seal(auto=False)
         d = self._d
         store_id, through = d.read(lambda conn: conn.execute(self.meta).fetchone())
         walker = Walker(store_id, frozenset(links_at), sink)
         for row in d.stream(self.walk, ()):
             chain_row = ChainRow(
-                int(row[0]), row[1], int(row[2]), bytes(row[3]), bytes(row[4]), bool(row[5]),
-                row[6],
+                _int(row[0]), str(row[1]), _int(row[2]), _blob(row[3]), _blob(row[4]),
+                bool(row[5]), row[6] if isinstance(row[6], str) else None,
             )  # fmt: skip
             record, session_id, plain = _stored(chain_row, row[7:])
             walker.row(chain_row, record, session_id, plain=plain)
@@ -241,6 +295,18 @@ def outcome_mismatch(
     return "; ".join(f"{name} is {actual[name]!r}, chained {chained.get(name)!r}" for name in wrong)
 
 
+def _int(value: Any) -> int:
+    """A chain row's number as stored (-1 when it is not a number: damaged)."""
+    return value if type(value) is int else -1
+
+
+def _blob(value: Any) -> bytes:
+    """A chain row's hash as stored (its text's bytes when it is not a blob: damaged)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8", "backslashreplace")
+
+
 def _unsealed_event(row: Sequence[Any]) -> tuple[str, dict[str, Any], str | None, bool]:
     seq, session_id, timestamp, event_type, description, data, first, closes = row[:8]
     kind = "start" if first else "complete" if closes else "event"
@@ -280,6 +346,9 @@ def _stored(
 ) -> tuple[dict[str, Any] | None, str | None, bool]:
     """The record a chain row names, rebuilt from the walk's joined columns, its session,
     and whether it is plain."""
+    if row.kind in NOTE_KINDS:
+        record, plain = note_record(row)
+        return record, None, plain
     event, session, cost = columns[:6], columns[6:13], columns[13:]
     decoded = Decoded()
     if row.kind == "cost":
