@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -170,9 +171,22 @@ def days_option(help_text: str, default: float | None = 30) -> Callable[[F], F]:
     )
 
 
+# What json.dumps leaves raw but a terminal acts on: DEL, the C1 controls (U+0080-U+009F,
+# CSI among them), the line and paragraph separators and the bidirectional marks and
+# overrides. Only string contents can hold them, so escaping them keeps the JSON valid.
+_INERT = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON, readable (UTF-8) but with every character a terminal would
+    act on as a ``\\u`` escape (C0 controls by :func:`json.dumps`, C1 and bidi ones here)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _INERT.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
+
+
 def echo_json(data: Any) -> None:
-    """Print ``data`` as indented JSON."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Print ``data`` as indented JSON (see :func:`json_text`)."""
+    click.echo(json_text(data))
 
 
 def parse_age_option(text: str | None) -> timedelta | None:
