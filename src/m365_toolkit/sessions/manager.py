@@ -19,6 +19,7 @@ from .._util.system import Clock, utc_now
 from ..costs.model import CostTotals, usd
 from ..errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
 from ..store import ImportResult, Store, StoreLocation, _safe, open_store
+from .event import start_event
 from .formatting import format_statistics
 from .model import Completion, Event, Session, Status, completion_event, final_status, with_seq
 from .query import SessionQuery, moment_before, parse_status, window_start
@@ -104,6 +105,7 @@ class SessionManager(Closing):
             SerializationError: ``metadata`` holds a value JSON cannot store.
         """
         session = Session(None, user, operation_type or "", metadata, clock=self.clock)
+        session.events.append(start_event(session.operation_type, session.start_time))
         session.assign_seqs(self.store.create(session))
         session.bind(self)
         with self._lock:
