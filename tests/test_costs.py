@@ -253,7 +253,7 @@ def test_costs_follow_a_json_session_store_into_a_log_beside_it(tmp_path):
         tracker, session = tracker_for(manager)
         tracker.track_request("gpt-5", 1500, 2000)
         assert manager.get_session(session.session_id).cost["cost"] == 0.021875
-    log = json.loads((tmp_path / "trail" / "gpt5_cost_log.json").read_text(encoding="utf-8"))
+    log = json.loads((tmp_path / "trail" / "sessions.costs.json").read_text(encoding="utf-8"))
     assert [(e["session_id"], e["cost"]["total"]) for e in log] == [(session.session_id, 0.021875)]
 
 
