@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import warnings
@@ -15,9 +14,15 @@ from typing import TYPE_CHECKING, Any
 from .. import settings
 from .._util import system as _system
 from .._util.closing import Closing
+from .._util.importfile import is_cost_entry, numbered, read_array, read_each
 from .._util.system import Clock, utc_now
 from ..costs.model import CostTotals, usd
-from ..errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
+from ..errors import (
+    ConfigError,
+    InvalidTransition,
+    SessionNotFound,
+    ValidationError,
+)
 from ..store import ImportResult, Store, StoreLocation, _safe, open_store
 from .event import start_event
 from .formatting import format_statistics
@@ -292,22 +297,23 @@ class SessionManager(Closing):
     def import_json(self, path: str | os.PathLike[str]) -> ImportResult:
         """Import a session log in the guide's JSON format; sessions already stored are skipped.
 
-        Naive timestamps are read as local time; secrets in metadata are redacted.
+        Naive timestamps are read as local time; secrets in metadata are redacted. The file
+        is imported whole or not at all. A cost log is refused (``import_file`` takes it).
 
         Raises:
-            CorruptStoreError: The file cannot be read as a JSON array of sessions.
-            ValidationError: A session in it lacks a required field.
+            CorruptStoreError: The file cannot be read as a JSON array of objects (not UTF-8,
+                invalid JSON, too deep, ...); the message names where.
+            ValidationError: A session in it lacks a required field or holds an invalid
+                value (the message names the record and the field), or the file is a cost log.
         """
         source = Path(path)
-        try:
-            records = json.loads(source.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptStoreError(f"Cannot import {str(source)!r}: {exc}.", str(source)) from exc
-        if not isinstance(records, list):
-            raise CorruptStoreError(
-                f"Cannot import {str(source)!r}: it is not a JSON array of sessions.", str(source)
+        records = read_array(source)
+        if records and all(map(is_cost_entry, records)):
+            raise ValidationError(
+                f"Cannot import {str(source)!r} as sessions: it is a cost log. Import it with "
+                "`m365-toolkit sessions import` or m365_toolkit.transfer.import_file."
             )
-        return self.store.import_sessions(Session.from_dict(record) for record in records)
+        return self.store.import_sessions(read_each(numbered(records), Session.from_dict, source))
 
 
 def _live_export(store: Store, otel: bool | TracerProvider | None) -> Callable[[], None] | None:
