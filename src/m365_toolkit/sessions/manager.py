@@ -16,7 +16,7 @@ from .._util import system as _system
 from .._util.closing import Closing
 from .._util.importfile import is_cost_entry, numbered, read_array, read_each
 from .._util.system import Clock, utc_now
-from ..costs.model import CostTotals, usd
+from ..costs.model import CostTotals, usd_text
 from ..errors import (
     ConfigError,
     InvalidTransition,
@@ -244,8 +244,8 @@ class SessionManager(Closing):
         since = window_start(days, self.clock)
         stats = self.store.statistics(since)
         by_operation = self.store.costs.report("operation", since)
-        stats["total_cost_usd"] = usd(sum((g.totals.cost for g in by_operation), Decimal(0)))
-        stats["cost_by_operation_type"] = {g.key: usd(g.totals.cost) for g in by_operation}
+        stats["total_cost_usd"] = usd_text(sum((g.totals.cost for g in by_operation), Decimal(0)))
+        stats["cost_by_operation_type"] = {g.key: usd_text(g.totals.cost) for g in by_operation}
         return stats
 
     def print_statistics(self, days: float | None = 30) -> None:
