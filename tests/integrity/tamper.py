@@ -208,7 +208,7 @@ class JsonTamper(StateTamper):
         entries = json.loads(cost_file.read_text(encoding="utf-8"))
         for entry in entries:
             if entry.get("seq") == seq:
-                entry["cost"]["input"] += 1.0
+                entry["cost"]["input"] = str(Decimal(str(entry["cost"]["input"])) + 1)
         cost_file.write_text(json.dumps(entries), encoding="utf-8")
 
     def skip_numbers(self, count: int) -> None:
