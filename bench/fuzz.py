@@ -16,6 +16,8 @@ Surfaces:
 - ``cli``: a random command of the CLI with a random option value, through click's runner.
 - ``sqlite-bits``: a small SQLite store with random bits flipped, then read (history, scan,
   statistics, get of every session). A read must never change the file.
+- ``mcp``: random ``tools/call`` requests over the MCP SDK's in-process client
+  (bench/fuzz_mcp.py); "changed" counts remediations applied without both JSON booleans.
 
 A "crash" is any exception that is not a toolkit error (``SessionsError``), or a toolkit
 error whose message spans several lines. The first few of each are printed.
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from fuzz_mcp import run_mcp
 
 from m365_toolkit import SessionManager, SessionQuery, open_store
 from m365_toolkit.cli import cli
@@ -328,6 +331,7 @@ def surfaces(args: argparse.Namespace, work: Path) -> dict[str, Callable[[random
         "import-costs": importing("costs"),
         "cli": lambda rng: run_cli(args.inputs, rng, work),
         "sqlite-bits": lambda rng: run_sqlite_bits(args.inputs, rng, work),
+        "mcp": lambda rng: run_mcp(args.inputs, rng, work, Tally(), HOSTILE),
     }
 
 

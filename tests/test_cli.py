@@ -193,3 +193,51 @@ def test_the_console_script_and_python_dash_m_run_from_a_fresh_directory(tmp_pat
         check=True,
     )
     assert json.loads(stats.stdout)["total_sessions"] == 7  # and the demo's dashboard
+
+
+# -- zero windows and limits: a usage error naming the option and what to give instead --------
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["sessions", "list", "--days", "0"], "--days"),
+        (["sessions", "stats", "--days", "0"], "--days"),
+        (["costs", "report", "--days", "0.0"], "--days"),
+        (["sessions", "list", "--limit", "0"], "--limit"),
+    ],
+)
+def test_zero_days_or_limit_is_a_usage_error_naming_the_option(tmp_path, args, says):
+    store = tmp_path / "s.db"
+    with SessionManager(store) as manager:
+        manager.complete_session(manager.create_session("audit").session_id)
+    result = CliRunner().invoke(cli, [*args, "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    if says == "--days":
+        assert "more than 0" in result.output and "'all'" in result.output
+    else:
+        assert "1 or more" in result.output
+    with SessionManager(store) as manager:
+        assert len(manager.get_session_history(days=None)) == 1  # nothing touched
+
+
+@pytest.mark.parametrize(
+    ("command", "age", "unit"),
+    [("prune", "0d", "days"), ("prune", "0.0h", "hours"), ("reap", "0s", "seconds"),
+     ("reap", "0w", "weeks")],
+)  # fmt: skip
+def test_a_zero_age_is_refused_in_the_units_given(tmp_path, command, age, unit):
+    store = tmp_path / "s.db"
+    result = CliRunner().invoke(
+        cli, ["sessions", command, "--older-than", age, "--store", str(store)]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"--older-than must be more than 0 {unit}; got {age}" in " ".join(result.output.split())
+    assert "0:00:00" not in result.output
+
+
+@pytest.mark.parametrize("args", [["sessions", "list"], ["sessions", "prune"], ["costs", "report"]])
+def test_help_states_the_rule_for_zero(args):
+    text = " ".join(CliRunner().invoke(cli, [*args, "--help"]).output.split())
+    assert "more than 0" in text

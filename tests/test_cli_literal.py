@@ -3,6 +3,7 @@ spelled out, and no escape sequence reaches the terminal."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,39 @@ def test_costs_report_shows_hostile_models_literally(tmp_path: Path):
         assert CLOSE in output or LINK in output or "\\x1b]0;pwned" in output
     output = _run("costs", "budget", "--daily", "5", "--user", TITLE, "--store", str(store))
     assert "\\x1b]0;pwned" in output
+
+
+INERT = ["\x85", "\x9b", "\x7f", "\u202a", "\u202e", "\u2066", "\u2069", "\u2028", "\u200f"]
+
+
+@pytest.mark.parametrize(
+    "command", [["sessions", "list"], ["sessions", "show"], ["sessions", "stats"]]
+)
+def test_json_output_escapes_c1_and_bidi_characters(tmp_path: Path, command: list[str]):
+    store = tmp_path / "sessions.db"
+    text = "evil" + "".join(INERT) + "\x1b[2J"
+    with SessionManager(store) as manager:
+        session = manager.create_session(text, user=text, metadata={"note": text, text: 1})
+        session.add_event("progress", text, {"value": text})
+    args = [*command, session.session_id] if command[-1] == "show" else command
+    result = CliRunner().invoke(cli, [*args, "--json", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    for char in [*INERT, "\x1b"]:
+        assert char not in result.output, repr(char)
+    assert "\\u009b" in result.output and "\\u202e" in result.output
+    assert text in _strings(json.loads(result.output))  # still the same data
+    assert "café" in _json_echo({"word": "café"})  # other text stays readable
+
+
+def _strings(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(map(str, value)).union(*map(_strings, value.values()))
+    if isinstance(value, list):
+        return set().union(*map(_strings, value))
+    return {value} if isinstance(value, str) else set()
+
+
+def _json_echo(data: object) -> str:
+    from m365_toolkit.cli.app import json_text
+
+    return json_text(data)

@@ -64,12 +64,12 @@ def test_published_prices_of_the_gpt5_family_with_cached_tokens(manager, model, 
     entry = result["request"]
     assert entry["tokens"] == {"input": 10_000, "cached_input": 4_000, "output": 500,
                                "reasoning": 0, "total": 10_500}  # fmt: skip
-    assert entry["cost"] == {
-        "input": float(expected_input),
-        "cached_input": float(expected_cached),
-        "output": float(expected_output),
-        "total": float(expected_input + expected_cached + expected_output),
-    }
+    assert {part: Decimal(value) for part, value in entry["cost"].items()} == {
+        "input": expected_input,
+        "cached_input": expected_cached,
+        "output": expected_output,
+        "total": expected_input + expected_cached + expected_output,
+    }  # exact decimal text
     assert entry["price_source"].startswith("genai-prices ")
     assert f"openai/{model}" in entry["price_source"]
 
@@ -79,11 +79,11 @@ def test_the_guides_example_costs_what_openai_charges(manager):
     result = tracker.track_request(model="gpt-5", prompt_tokens=1500, completion_tokens=2000,
                                    request_type="analysis")  # fmt: skip
     assert result["request"]["session_id"] == session.session_id
-    assert result["request"]["cost"]["total"] == 0.021875  # 1500 * 1.25 + 2000 * 10 per 1M
+    assert result["request"]["cost"]["total"] == "0.021875"  # 1500 * 1.25 + 2000 * 10 per 1M
     assert result["request"]["operation_type"] == "gpt5_testing"
     assert result["request"]["user"] == "analyst@contoso.com"
     assert result["session_total"]["requests"] == 1
-    assert result["session_total"]["cost"] == 0.021875
+    assert result["session_total"]["cost"] == "0.021875"
 
 
 def test_an_unknown_model_is_an_error_that_says_how_to_price_it(manager):
@@ -105,11 +105,11 @@ def test_overrides_from_code_and_config_file_take_precedence(manager, tmp_path):
         manager, config_file=config, prices={"gpt-5": {"input": 2, "output": 16}}
     )
     azure = tracker.track_request("azure-gpt5-prod", 1_000_000, 1_000_000, 500_000)
-    assert azure["request"]["cost"] == {"input": 0.55, "cached_input": 0.055, "output": 9.0,
-                                        "total": 9.605}  # fmt: skip
+    assert azure["request"]["cost"] == {"input": "0.55", "cached_input": "0.055", "output": "9",
+                                        "total": "9.605"}  # fmt: skip
     assert azure["request"]["price_source"] == f"config {config}"
     gpt5 = tracker.track_request("GPT-5", 1_000_000, 0)
-    assert gpt5["request"]["cost"]["total"] == 2.0  # code beats the file and genai-prices
+    assert gpt5["request"]["cost"]["total"] == "2"  # code beats the file and genai-prices
     assert gpt5["request"]["price_source"] == "override"
 
 
@@ -167,13 +167,13 @@ def test_chat_completions_and_responses_api_results_are_read_correctly(manager):
         tokens = {"input": 1200, "cached_input": 1024, "output": 300, "reasoning": 128}
         assert result["request"]["tokens"] == {**tokens, "total": 1500}
         expected = (176 * Decimal("0.25") + 1024 * Decimal("0.025") + 300 * 2) / M
-        assert result["request"]["cost"]["total"] == float(expected)
+        assert Decimal(result["request"]["cost"]["total"]) == expected
     for result in (tracker.track_openai_response(response, request_type="reasoning"),
                    tracker.track_openai_response(response.model_dump(), "reasoning")):  # fmt: skip
         tokens = {"input": 2000, "cached_input": 1500, "output": 500, "reasoning": 200}
         assert result["request"]["tokens"] == {**tokens, "total": 2500}
         expected = (500 * Decimal("1.25") + 1500 * Decimal("0.125") + 500 * 10) / M
-        assert result["request"]["cost"]["total"] == float(expected)
+        assert Decimal(result["request"]["cost"]["total"]) == expected
     with pytest.raises(ValidationError, match="no model and usage"):
         tracker.track_openai_response({"id": "x"})
 
@@ -183,7 +183,7 @@ def test_session_costs_show_in_get_session_history_and_statistics(manager):
     tracker.track_request("gpt-5", 1_000_000, 100_000)
     tracker.track_request("gpt-5-nano", 1_000_000, 0)
     other = manager.create_session("security_audit")
-    expected = {"requests": 2, "cost": 2.3, "tokens": {"input": 2_000_000, "cached_input": 0,
+    expected = {"requests": 2, "cost": "2.3", "tokens": {"input": 2_000_000, "cached_input": 0,
                 "output": 100_000, "reasoning": 0, "total": 2_100_000}}  # fmt: skip
     assert SessionManager(manager.storage_path).get_session(session.session_id).cost == expected
     assert manager.get_session(other.session_id).cost is None
@@ -191,8 +191,8 @@ def test_session_costs_show_in_get_session_history_and_statistics(manager):
     assert history[session.session_id]["cost"] == expected
     assert history[other.session_id]["cost"]["requests"] == 0
     stats = manager.get_statistics(days=30)
-    assert stats["total_cost_usd"] == 2.3
-    assert stats["cost_by_operation_type"] == {"gpt5_testing": 2.3}
+    assert stats["total_cost_usd"] == "2.3"
+    assert stats["cost_by_operation_type"] == {"gpt5_testing": "2.3"}
 
 
 def test_reports_group_by_model_type_operation_user_and_day(manager, clock):
@@ -252,9 +252,11 @@ def test_costs_follow_a_json_session_store_into_a_log_beside_it(tmp_path):
     with SessionManager(tmp_path / "trail" / "sessions.json") as manager:
         tracker, session = tracker_for(manager)
         tracker.track_request("gpt-5", 1500, 2000)
-        assert manager.get_session(session.session_id).cost["cost"] == 0.021875
-    log = json.loads((tmp_path / "trail" / "gpt5_cost_log.json").read_text(encoding="utf-8"))
-    assert [(e["session_id"], e["cost"]["total"]) for e in log] == [(session.session_id, 0.021875)]
+        assert manager.get_session(session.session_id).cost["cost"] == "0.021875"
+    log = json.loads((tmp_path / "trail" / "sessions.costs.json").read_text(encoding="utf-8"))
+    assert [(e["session_id"], e["cost"]["total"]) for e in log] == [
+        (session.session_id, "0.021875")
+    ]
 
 
 def test_a_json_log_file_keeps_the_original_format_and_a_corrupt_one_is_left_alone(
@@ -357,7 +359,7 @@ def test_costs_cli_reports_exports_and_shows_budgets(store_path, tmp_path):
     run = CliRunner().invoke
     report = run(cli, ["costs", "report", "--by", "type", "--json", *store])
     assert json.loads(report.output)[0] | {"tokens": None} == {
-        "type": "analysis", "requests": 1, "cost": 1.25, "tokens": None}  # fmt: skip
+        "type": "analysis", "requests": 1, "cost": "1.25", "tokens": None}  # fmt: skip
     table = run(cli, ["costs", "report", *store])
     assert "gpt-5" in table.output and "1.250000" in table.output
     target = tmp_path / "c.csv"

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from m365_toolkit import SessionManager, ValidationError, open_store
 from m365_toolkit.cli import cli
+from m365_toolkit.store.jsonfile import cost_log_for
 from m365_toolkit.transfer import export_to_file, import_file
 
 from .conftest import store_kind
@@ -30,7 +31,7 @@ def companions(location: Path) -> list[Path]:
     if str(location).endswith(".json"):
         return [location, location.with_name(location.name + ".lock"),
                 location.with_name(location.name + ".seq"),
-                location.with_name("gpt5_cost_log.json")]  # fmt: skip
+                cost_log_for(location)]  # fmt: skip
     return [location, location.with_name(location.name + "-wal"),
             location.with_name(location.name + "-shm")]  # fmt: skip
 

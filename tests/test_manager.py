@@ -181,7 +181,7 @@ def test_statistics_count_active_sessions_and_average_completed_ones(manager, cl
         "by_operation_type": {"security_audit": 2, "sharepoint_analysis": 1},
         "by_user": {"bob": 2, "alice": 1},
         "by_status": {"active": 1, "error": 1, "success": 1},
-        "total_cost_usd": 0.0,
+        "total_cost_usd": "0",
         "cost_by_operation_type": {},
     }
     assert manager.get_statistics(days=None)["total_sessions"] == 4

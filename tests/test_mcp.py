@@ -350,7 +350,7 @@ async def test_the_readme_configs_start_the_server_as_written(root):
     assert vscode["type"] == "stdio" and vscode["args"][0] == "mcp"
     script = shutil.which("m365-toolkit", path=str(Path(sys.executable).parent))
     assert script and claude["command"].endswith("/.venv/bin/m365-toolkit")
-    args = [arg.replace("/path/to/checkout", str(root)) for arg in claude["args"]]
+    args = [arg.replace("/path/to/m365-toolkit", str(root)) for arg in claude["args"]]
     async with Client(StdioServerParameters(command=script, args=args)) as client:
         assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
         result = await client.call_tool("session_statistics", {})

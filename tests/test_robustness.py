@@ -514,7 +514,7 @@ def test_a_json_store_with_records_of_the_wrong_shape_reads_the_others_and_keeps
         session(session_id="bad-start", start_time=5),
     ]
     location.write_text(json.dumps([good, *bad]), encoding="utf-8")
-    (tmp_path / "gpt5_cost_log.json").write_text(
+    (tmp_path / "s.costs.json").write_text(
         json.dumps([COST, cost(tokens={"input": "many"})]), encoding="utf-8"
     )
     for command in (["list", "--days", "all"], ["export"], ["stats", "--days", "all"], ["reap"]):
@@ -531,7 +531,7 @@ def test_a_json_store_with_records_of_the_wrong_shape_reads_the_others_and_keeps
     kept = json.loads(location.read_text(encoding="utf-8"))
     assert [r["session_id"] for r in kept][:1] == ["good"] and len(kept) == 6
     assert all(record in kept for record in bad)  # written back as they were
-    assert len(json.loads((tmp_path / "gpt5_cost_log.json").read_text(encoding="utf-8"))) == 2
+    assert len(json.loads((tmp_path / "s.costs.json").read_text(encoding="utf-8"))) == 2
 
 
 def test_errors_raised_here_are_toolkit_errors():

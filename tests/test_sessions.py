@@ -4,13 +4,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from m365_toolkit import Event, InvalidTransition, Session, Status, ValidationError
+from m365_toolkit import Event, InvalidTransition, Session, SessionManager, Status, ValidationError
 from m365_toolkit.errors import SerializationError
+from m365_toolkit.sessions.event import start_event
 
 from .conftest import FakeClock
 
 
-def test_a_standalone_session_has_defaults_and_a_start_event(monkeypatch):
+def test_a_standalone_session_has_defaults_and_no_events_until_the_manager_starts_it(
+    monkeypatch,
+):
     monkeypatch.setenv("M365_TOOLKIT_USER", "admin@contoso.com")
     session = Session()
     assert uuid.UUID(session.session_id).version == 7
@@ -18,9 +21,13 @@ def test_a_standalone_session_has_defaults_and_a_start_event(monkeypatch):
     assert session.operation_type == "general"
     assert session.metadata == {}
     assert session.status is Status.ACTIVE and session.status == "active"
-    assert [(e.type, e.description) for e in session.events] == [
-        ("start", "Session started for general")
+    assert session.events == []  # as in the original toolkit: create_session adds `start`
+    with SessionManager("memory:") as manager:
+        created = manager.create_session("general")
+    assert [(e.type, e.description, e.seq) for e in created.events] == [
+        ("start", "Session started for general", 1)
     ]
+    assert created.events[0].timestamp == created.start_time
 
 
 def test_session_ids_are_unique_uuid7_ordered_by_creation_time():
@@ -82,7 +89,7 @@ def test_event_data_is_validated_and_redacted_before_anything_changes():
     session = Session()
     with pytest.raises(SerializationError, match=r"data\['x'\]"):
         session.add_event("progress", "step", {"x": object()})
-    assert len(session.events) == 1
+    assert len(session.events) == 0
     event = session.add_event("progress", "step", {"token": "abc", "count": 3})
     assert event.data == {"token": "[REDACTED]", "count": 3}
 
@@ -91,6 +98,7 @@ def test_to_dict_uses_the_guides_storage_format_with_utc_times():
     clock = FakeClock(datetime(2025, 11, 14, 10, 30, tzinfo=UTC))
     session = Session("550e8400", "admin@contoso.com", "security_audit", {"tenant": "c"},
                       clock=clock)  # fmt: skip
+    session.events.append(start_event(session.operation_type, session.start_time))
     clock.advance(seconds=135.2)
     session.complete("success")
     data = session.to_dict()
@@ -260,6 +268,7 @@ def test_a_bound_session_applies_what_its_recorder_returns():
     clock = FakeClock()
     recorder = _Recorder(clock)
     session = Session("s-3", "alice", "audit", clock=clock).bind(recorder)
+    session.events.append(start_event("audit", session.start_time))  # as create_session does
     session.assign_seqs([1])
     assert session.add_event("progress", "step").seq == 2
     session.complete("success")
@@ -276,4 +285,4 @@ def test_a_session_completed_elsewhere_takes_the_stored_status():
     recorder.finished_elsewhere = True
     with pytest.raises(InvalidTransition):
         session.add_event("progress", "step")
-    assert session.status is Status.ERROR and len(session.events) == 1
+    assert session.status is Status.ERROR and len(session.events) == 0

@@ -168,3 +168,21 @@ def test_large_but_sane_integers_are_kept():
     assert clean_mapping({"n": 2**128, "m": -(10**MAX_INT_DIGITS - 1)}, "data") == {
         "n": 2**128, "m": -(10**MAX_INT_DIGITS - 1)
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("metadata", "where"),
+    [({"u": "\udfff"}, "metadata['u']"), ({"u\ud800": 1}, "metadata key"),
+     ({"a": ["ok", "\ud800x"]}, "metadata['a'][1]"), ({"a": {"b": "\udc00"}}, "['b']")],
+)  # fmt: skip
+def test_a_lone_surrogate_is_refused_on_every_store_alike(metadata, where):
+    """Memory stores took one (and failed later, sealing), SQLite refused it: now refused
+    before anything is stored, naming where."""
+    from m365_toolkit import SessionManager
+    from m365_toolkit.errors import SerializationError
+
+    with SessionManager("memory:") as manager:
+        with pytest.raises(SerializationError, match="surrogate") as caught:
+            manager.create_session("x", metadata=metadata)
+        assert where in str(caught.value)
+        assert manager.get_session_history(days=None) == []

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from m365_toolkit.store import Store
+from m365_toolkit.store.jsonfile import cost_log_for
 
 
 class Tamper:
@@ -219,11 +220,11 @@ class JsonTamper(StateTamper):
         chain_file.write_text(json.dumps(data), encoding="utf-8")
 
     def edit_cost(self, seq: int) -> None:
-        cost_file = self.path.with_name("gpt5_cost_log.json")
+        cost_file = cost_log_for(self.path)
         entries = json.loads(cost_file.read_text(encoding="utf-8"))
         for entry in entries:
             if entry.get("seq") == seq:
-                entry["cost"]["input"] += 1.0
+                entry["cost"]["input"] = str(Decimal(str(entry["cost"]["input"])) + 1)
         cost_file.write_text(json.dumps(entries), encoding="utf-8")
 
     def skip_numbers(self, count: int) -> None:

@@ -51,3 +51,6 @@ elif mode == "remediate":
         if "-WhatIf" in params
         else "Applied: Set-OrganizationConfig -OAuth2ClientProfileEnabled $true"
     )
+elif mode == "echo":  # a script that repeats its command line in its error output
+    print("Cannot connect with", " ".join(params), file=sys.stderr)
+    sys.exit(3)

@@ -11,6 +11,7 @@ import pytest
 
 from m365_toolkit import InvalidTransition, SessionNotFound, ValidationError
 from m365_toolkit.costs.model import Cost, CostRecord, TokenUsage
+from m365_toolkit.sessions.event import start_event
 from m365_toolkit.sessions.model import Event, Session, Status
 from m365_toolkit.sessions.query import SessionQuery
 from m365_toolkit.store import Store, open_store
@@ -21,7 +22,9 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 def new_session(start: datetime = T0, **fields) -> Session:
     fields.setdefault("user", "admin@contoso.com")
     fields.setdefault("operation_type", "security_audit")
-    return Session(None, clock=lambda: start, **fields)
+    session = Session(None, clock=lambda: start, **fields)
+    session.events.append(start_event(session.operation_type, start))  # as create_session does
+    return session
 
 
 def event(at: datetime, text: str = "step", **data) -> Event:

@@ -200,10 +200,12 @@ def _clean_dict(value: Mapping[Any, Any], path: str, depth: int, open_: set[int]
     for key, item in value.items():
         if not isinstance(key, str):
             raise SerializationError(f"{path} key {key!r}", key)
+        _text(key, f"{path} key {key!r}")
         kind = type(item)
         # Plain scalars are handled inline: most values are, and their key path is only
         # worth building for an error.
         if kind is str:
+            _text(item, f"{path}[{key!r}]")
             cleaned[key] = REDACTED if is_secret_key(key) else redact_text(item)
         elif item is None or kind is bool:
             cleaned[key] = item
@@ -232,8 +234,21 @@ def _enter(container: object, path: str, depth: int, open_: set[int]) -> None:
     open_.add(id(container))
 
 
+def _text(text: str, path: str) -> None:
+    """Refuse a string no store can keep: a lone surrogate is not UTF-8 (every store
+    refuses it alike, before anything is stored, and not at a later write)."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SerializationError(
+                path, text, "holds a lone surrogate, which is not valid Unicode text."
+            ) from None
+
+
 def _clean(value: Any, path: str, depth: int, open_: set[int]) -> Any:
     if isinstance(value, str):
+        _text(value, path)
         return str(value.value) if isinstance(value, Enum) else redact_text(value)
     if value is None or isinstance(value, bool):
         return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -129,7 +130,11 @@ def root_options(command: F) -> F:
 
 
 class Days(click.ParamType[Any, Any]):
-    """A number of days of 0 or more, or ``all`` (no time limit, read as ``None``)."""
+    """A number of days more than 0, or ``all`` (no time limit, read as ``None``).
+
+    0 is refused rather than read as an empty window (which always finds nothing) or as
+    "all time" (which ``all`` says plainly).
+    """
 
     name = "days"
 
@@ -143,6 +148,8 @@ class Days(click.ParamType[Any, Any]):
                 number = float(value)
             except ValueError:
                 self.fail(f"{str(value)[:40]!r} is not a number of days or 'all'.", param, ctx)
+        if number == 0:
+            self.fail("must be more than 0 days, got 0; use 'all' for all time.", param, ctx)
         try:
             window_start(number)
         except ValidationError as exc:
@@ -166,23 +173,63 @@ def days_option(help_text: str, default: float | None = 30) -> Callable[[F], F]:
         default=default,
         show_default=default is not None,
         metavar="N|all",
-        help=f"{help_text} 'all' for no time limit.",
+        help=f"{help_text} N must be more than 0; 'all' for no time limit.",
     )
 
 
+# What json.dumps leaves raw but a terminal acts on: DEL, the C1 controls (U+0080-U+009F,
+# CSI among them), the line and paragraph separators and the bidirectional marks and
+# overrides. Only string contents can hold them, so escaping them keeps the JSON valid.
+_INERT = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON, readable (UTF-8) but with every character a terminal would
+    act on as a ``\\u`` escape (C0 controls by :func:`json.dumps`, C1 and bidi ones here)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _INERT.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
+
+
 def echo_json(data: Any) -> None:
-    """Print ``data`` as indented JSON."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Print ``data`` as indented JSON (see :func:`json_text`)."""
+    click.echo(json_text(data))
+
+
+_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+AGE_RULE = "AGE must be more than 0."
 
 
 def parse_age_option(text: str | None) -> timedelta | None:
-    """An ``--older-than`` value, or a usage error saying what is accepted."""
+    """An ``--older-than`` value, or a usage error saying what is accepted, in the units the
+    user gave (``--older-than must be more than 0 days; got 0d``)."""
     if text is None:
         return None
     try:
-        return parse_age(text)
+        age = parse_age(text)
     except ValidationError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    if age <= timedelta(0):
+        unit = _AGE_UNITS[text.strip()[-1]]
+        raise click.UsageError(f"--older-than must be more than 0 {unit}; got {text.strip()}.")
+    return age
+
+
+def limit_option(default: int, what: str) -> Callable[[F], F]:
+    """``--limit N``: at most N items, N of 1 or more (0 would always show nothing)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: int) -> int:
+        if value < 1:
+            raise click.BadParameter(f"must be 1 or more, got {value}.", ctx, param)
+        return value
+
+    return click.option(
+        "--limit",
+        type=int,
+        default=default,
+        show_default=True,
+        callback=check,
+        help=f"Show at most N {what}, newest first; N must be 1 or more.",
+    )
 
 
 def console(*, stderr: bool = False) -> Console:

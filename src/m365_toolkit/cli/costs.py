@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..costs.model import GROUPS
+from ..costs.model import GROUPS, usd_text
 from ..sessions.manager import SessionManager
 from ..sessions.query import window_start
 from . import render
@@ -96,8 +96,9 @@ def cost_budget(
     statuses = tracker.budget_status()
     if as_json:
         echo_json([
-            {"budget": s.budget.name, "limit": str(s.budget.limit), "spent": str(s.spent),
-             "remaining": str(s.remaining), "exhausted": s.exhausted}
+            {"budget": s.budget.name, "limit": usd_text(s.budget.limit),
+             "spent": usd_text(s.spent), "remaining": usd_text(s.remaining),
+             "exhausted": s.exhausted}
             for s in statuses
         ])  # fmt: skip
         return

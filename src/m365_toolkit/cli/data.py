@@ -17,7 +17,7 @@ from rich.progress import (
 )
 
 from ..data.migrate import migrate as migrate_stores
-from ..data.retention import parse_age, prune_sessions
+from ..data.retention import prune_sessions
 from ..data.transfer import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -30,7 +30,7 @@ from ..sessions.manager import SessionManager
 from ..sessions.query import window_start
 from ..store import SCAN_BATCH, StoreCounts, StoreLocation, _safe, open_store
 from . import render
-from .app import cli, console, days_option, echo_json, store_options
+from .app import cli, console, days_option, echo_json, parse_age_option, store_options
 from .sessions import sessions
 
 
@@ -153,16 +153,14 @@ def import_command(manager: SessionManager, as_json: bool, file: str, fmt: str) 
     "--older-than",
     metavar="AGE",
     required=True,
-    help="Delete finished sessions started longer ago than this (e.g. 365d, 52w).",
+    help="Delete finished sessions started longer ago than this (e.g. 365d, 52w; more than 0).",
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @store_options
 def prune_command(manager: SessionManager, as_json: bool, older_than: str, dry_run: bool) -> None:
     """Delete old finished sessions with their events and costs; never active ones."""
-    try:
-        age = parse_age(older_than)
-    except SessionsError as exc:
-        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    age = parse_age_option(older_than)
+    assert age is not None  # the option is required
     result = prune_sessions(manager.store, age, dry_run=dry_run, clock=manager.clock)
     if as_json:
         echo_json(

@@ -36,7 +36,7 @@ def write_in_session(
 @cli.command("report")
 @click.option(
     "--days",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, min_open=True),
     default=30,
     show_default=True,
     help="Period of the operations and LLM cost sections (the compliance trend covers "

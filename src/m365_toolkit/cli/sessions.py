@@ -19,6 +19,7 @@ from .app import (
     console,
     days_option,
     echo_json,
+    limit_option,
     parse_age_option,
     store_options,
     window_text,
@@ -35,13 +36,7 @@ def sessions() -> None:
 @click.option("--user", help="Only sessions of this user.")
 @click.option("--status", type=click.Choice([s.value for s in Status]), help="Only this status.")
 @days_option("Sessions started in the last N days.")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=0),
-    default=50,
-    show_default=True,
-    help="Show at most N sessions, newest first.",
-)
+@limit_option(50, "sessions")
 @store_options
 def list_sessions(
     manager: SessionManager,
@@ -109,7 +104,8 @@ def session_stats(
 @click.option(
     "--older-than",
     metavar="AGE",
-    help="Also reap active sessions from other hosts started longer ago (e.g. 12h, 7d).",
+    help="Also reap active sessions from other hosts started longer ago (e.g. 12h, 7d; "
+    "more than 0).",
 )
 @click.option("--dry-run", is_flag=True, help="Only list the stale sessions.")
 @store_options

@@ -95,9 +95,20 @@ class Cost:
 
 
 def usd(amount: Decimal) -> float:
-    """A cost as the float of the guide's dict format: the nearest double, not rounded to a
-    few decimals, so that a gpt-5-nano request's $0.0000003 is not shown as zero."""
+    """A cost as a float, for the guide's scalar methods (``get_daily_cost()``, ...): the
+    nearest double, not rounded, so that a gpt-5-nano request's $0.0000003 is not zero.
+    Money in JSON is :func:`usd_text` instead."""
     return float(amount)
+
+
+def usd_text(amount: Decimal) -> str:
+    """A cost as it appears in every JSON document the toolkit writes (CLI ``--json``, MCP
+    results, the dashboard, exports, cost logs): the exact decimal in plain notation, no
+    exponent, no trailing zeros (``"0.0000003"``, ``"0.021875"``, ``"10"``, ``"0"``)."""
+    if not amount:
+        return "0"
+    text = format(amount.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def to_pico(amount: Decimal) -> int:
@@ -198,10 +209,10 @@ class CostRecord:
                 "total": self.usage.total,
             },
             "cost": {
-                "input": usd(self.cost.input),
-                "cached_input": usd(self.cost.cached_input),
-                "output": usd(self.cost.output),
-                "total": usd(self.cost.total),
+                "input": usd_text(self.cost.input),
+                "cached_input": usd_text(self.cost.cached_input),
+                "output": usd_text(self.cost.output),
+                "total": usd_text(self.cost.total),
             },
             "price_source": self.cost.source,
             "metadata": self.metadata,
@@ -229,7 +240,7 @@ class CostTotals:
                 "reasoning": self.reasoning,
                 "total": self.input + self.output,
             },
-            "cost": usd(self.cost),
+            "cost": usd_text(self.cost),
         }
 
 

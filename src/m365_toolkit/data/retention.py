@@ -47,5 +47,8 @@ def prune_sessions(
         ValidationError: ``older_than`` is not positive.
     """
     if older_than <= timedelta(0):
-        raise ValidationError(f"The retention age must be more than 0, not {older_than}.")
+        raise ValidationError(
+            f"The retention age must be more than 0 seconds, not "
+            f"{older_than.total_seconds():g} seconds."
+        )
     return store.prune(moment_before(older_than, clock), dry_run=dry_run)

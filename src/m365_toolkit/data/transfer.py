@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from .._util.atomic import atomic_text_file, refuse_store_files
-from .._util.checks import plain_json
+from .._util.importfile import is_cost_entry, json_lines, numbered, read_array, read_each
 from .._util.values import csv_cell
 from ..costs.model import CostRecord
 from ..errors import CorruptStoreError, ValidationError
@@ -144,53 +143,14 @@ def import_file(
         raise ValidationError(f"Cannot import {fmt!r}; use one of {', '.join(IMPORT_FORMATS)}.")
     if fmt == "jsonl" or (fmt == "auto" and source.suffix.lower() in (".jsonl", ".ndjson")):
         return _import_lines(store, source)
-    try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        raise CorruptStoreError(
-            f"Cannot import {str(source)!r}: {exc.strerror or exc}.", str(source)
-        ) from exc
-    records = _parse(_decode(raw, source, "the file"), source, "the file")
-    if not isinstance(records, list):
-        raise CorruptStoreError(
-            f"Cannot import {str(source)!r}: it is a JSON {_json_kind(records)}, not an array "
-            "of sessions or cost entries.",
-            str(source),
+    records = read_array(source)
+    if fmt == "costs" or (fmt == "auto" and records and all(map(is_cost_entry, records))):
+        result = store.costs.import_records(
+            read_each(numbered(records), CostRecord.from_entry, source)
         )
-    for index, item in enumerate(records, 1):
-        if not isinstance(item, dict):
-            raise CorruptStoreError(
-                f"Cannot import {str(source)!r}: record {index} is a JSON {_json_kind(item)}, "
-                "not an object (a session or a cost entry).",
-                str(source),
-            )
-    numbered = ((f"record {index}", record) for index, record in enumerate(records, 1))
-    if fmt == "costs" or (fmt == "auto" and records and all(map(_is_cost_entry, records))):
-        result = store.costs.import_records(_read(numbered, CostRecord.from_entry, source))
         return FileImport("costs", result.imported, result.skipped)
-    result = store.import_sessions(_read(numbered, Session.from_dict, source))
+    result = store.import_sessions(read_each(numbered(records), Session.from_dict, source))
     return FileImport("sessions", result.imported, result.skipped)
-
-
-def _read(
-    records: Iterable[tuple[str, dict[str, Any]]],
-    read: Callable[[dict[str, Any]], T],
-    source: Path,
-) -> Iterator[T]:
-    """Each record read as a session or cost record; the first bad one stops the import
-    (which then stores nothing) with an error naming it, the field and what was wrong."""
-    for where, record in records:
-        try:
-            # Every string must be storable by every backend, and nesting bounded, before
-            # the record is read: the same file is accepted or refused alike on each store.
-            plain_json(record)
-            yield read(record)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise ValidationError(f"Cannot import {str(source)!r}: {where}: {exc}") from None
-        except RecursionError:
-            raise ValidationError(
-                f"Cannot import {str(source)!r}: {where}: it nests too deeply to be read."
-            ) from None
 
 
 def _import_lines(store: Store, source: Path) -> FileImport:
@@ -201,80 +161,14 @@ def _import_lines(store: Store, source: Path) -> FileImport:
             f"Cannot import {str(source)!r}: {exc.strerror or exc}.", str(source)
         ) from exc
     with file:
-        records = _json_lines(file, source)
+        records = json_lines(file, source)
         first = next(records, None)
         if first is None:
             return FileImport("sessions", 0, 0)
-        costs = _is_cost_entry(first[1])
+        costs = is_cost_entry(first[1])
         stream = chain([first], records)
         if costs:
-            result = store.costs.import_records(_read(stream, CostRecord.from_entry, source))
+            result = store.costs.import_records(read_each(stream, CostRecord.from_entry, source))
         else:
-            result = store.import_sessions(_read(stream, Session.from_dict, source))
+            result = store.import_sessions(read_each(stream, Session.from_dict, source))
     return FileImport("costs" if costs else "sessions", result.imported, result.skipped)
-
-
-def _json_lines(lines: Iterable[bytes], source: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Each non-blank line as a JSON object, read and decoded one line at a time."""
-    for number, line in enumerate(lines, 1):
-        where = f"line {number}"
-        text = _decode(line[3:] if number == 1 and line.startswith(_BOM) else line, source, where)
-        if not text.strip():
-            continue
-        record = _parse(text, source, where)
-        if not isinstance(record, dict):
-            raise CorruptStoreError(
-                f"Cannot import {str(source)!r}: {where} is a JSON {_json_kind(record)}, not an "
-                "object (a session or a cost entry).",
-                str(source),
-            )
-        yield where, record
-
-
-_BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
-def _decode(raw: bytes, source: Path, where: str) -> str:
-    """UTF-8 text (a BOM is allowed): UTF-16 and other encodings are refused by name."""
-    if raw.startswith(_UTF16_BOMS) or (len(raw) > 1 and b"\x00" in raw[:2]):
-        raise CorruptStoreError(
-            f"Cannot import {str(source)!r}: {where} is UTF-16 text (as PowerShell's Out-File "
-            "writes); save it as UTF-8, e.g. with Out-File -Encoding utf8.",
-            str(source),
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorruptStoreError(
-            f"Cannot import {str(source)!r}: {where} is not UTF-8 text (byte {exc.start} is "
-            f"{raw[exc.start : exc.start + 1]!r}).",
-            str(source),
-        ) from None
-
-
-def _parse(text: str, source: Path, where: str) -> Any:
-    """JSON text as its value; every way it can fail is one error naming ``where``."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CorruptStoreError(
-            f"Cannot import {str(source)!r}: {where} is not valid JSON ({exc}).", str(source)
-        ) from None
-    except RecursionError:
-        raise CorruptStoreError(
-            f"Cannot import {str(source)!r}: {where} nests too deeply to be read.", str(source)
-        ) from None
-    except ValueError as exc:  # e.g. an integer of more than 4300 digits
-        raise CorruptStoreError(
-            f"Cannot import {str(source)!r}: {where}: {exc}", str(source)
-        ) from None
-
-
-def _json_kind(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
-
-
-def _is_cost_entry(record: dict[str, Any]) -> bool:
-    return {"timestamp", "model", "cost"} <= record.keys() and "start_time" not in record

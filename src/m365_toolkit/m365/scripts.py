@@ -9,6 +9,7 @@ import anyio
 from anyio.abc import Process
 
 from .. import settings
+from .._util.values import redact_text
 from ..errors import SessionsError
 from . import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # re-exported beside the runner
 
@@ -97,7 +98,8 @@ async def run_checked(argv: list[str], cwd: Path, timeout: float, what: str) -> 
     result = await run_script(argv, cwd, timeout)
     if result.returncode != 0:
         raise ScriptError(
-            f"The {what} script exited with code {result.returncode}: {result.summary()}"
+            f"The {what} script exited with code {result.returncode}: "
+            f"{redact_text(result.summary())}"  # it may repeat its command line's secrets
         )
     return result
 

@@ -13,6 +13,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from .._util.values import redact_text
 from .messages import MESSAGE_LIMIT, one_line, shorten
 
 if TYPE_CHECKING:
@@ -29,11 +30,11 @@ class OneLineFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        record.message = shorten(one_line(record.message), MESSAGE_LIMIT)
+        record.message = shorten(one_line(redact_text(record.message)), MESSAGE_LIMIT)
         return super().formatMessage(record)
 
     def formatException(self, ei: _SysExcInfoType) -> str:  # noqa: N802
-        text = super().formatException(ei)
+        text = redact_text(super().formatException(ei))
         lines = [shorten(line, _TRACEBACK_LINE_LIMIT) for line in text.split("\n")]
         if len(lines) > _TRACEBACK_LINES:
             half = _TRACEBACK_LINES // 2

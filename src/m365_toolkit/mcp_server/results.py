@@ -52,8 +52,9 @@ class CostReport:
     session_id: str
     group_by: Literal["model", "type", "operation", "user", "day"]
     groups: list[dict[str, Any]]
-    """Each with the group's key, requests, tokens and cost in USD."""
-    total_usd: float
+    """Each with the group's key, requests, tokens and cost in USD (exact decimal text)."""
+    total_usd: str
+    """Exact decimal text, e.g. "0.021875"."""
 
 
 @dataclass(frozen=True)

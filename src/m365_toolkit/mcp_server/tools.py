@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
+from ..costs.model import usd_text
 from ..m365.audit import compliance_status
 from ..m365.audit.graph import find_config, load_config, resolve_engine
 from ..m365.audit.graph.tenant import audit_tenant
@@ -118,7 +120,7 @@ async def cost_report(
         current_call().session_id,
         group_by,
         [group.to_dict(group_by) for group in groups],
-        float(sum(g.totals.cost for g in groups)),
+        usd_text(sum((g.totals.cost for g in groups), Decimal(0))),
     )
 
 
@@ -168,7 +170,7 @@ async def get_security_dashboard(
         "sessions": board.operations.total,
         "failed_sessions": board.operations.failed_total,
         "stale_sessions": len(board.operations.stale),
-        "llm_cost_usd": float(board.costs.total),
+        "llm_cost_usd": usd_text(board.costs.total),
     }
     return DashboardResult(call.session_id, str(written.path), written.format, written.bytes,
                            summary)  # fmt: skip

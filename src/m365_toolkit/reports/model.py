@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..costs.model import usd_text
+
 SCHEMA = "m365-toolkit/dashboard/1"
 """Names the JSON document's layout; a change that breaks readers gets a new number."""
 
@@ -268,7 +270,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return str(value)
+        return usd_text(value)
     if isinstance(value, Path):
         return str(value)
     return value

@@ -120,6 +120,12 @@ def duration_between(start: datetime, end: datetime) -> float:
     return max(0.0, round((end - start).total_seconds(), 6))
 
 
+def start_event(operation_type: str, timestamp: datetime) -> Event:
+    """The ``start`` event a manager's ``create_session`` opens a timeline with; a bare
+    ``Session()`` starts with no events, as in the original toolkit."""
+    return Event(timestamp, "start", f"Session started for {operation_type}")
+
+
 def completion_event(status: Status, timestamp: datetime) -> Event:
     """The ``complete`` event that closes every session's timeline."""
     return Event(timestamp, "complete", f"Session completed with status: {status.value}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 _RULE = "=" * 80
@@ -27,10 +28,11 @@ def format_statistics(stats: dict[str, Any], days: float | None) -> str:
     ):
         lines += ["", heading]
         lines += [f"   {name}: {count}" for name, count in stats[key].items()] or ["   (none)"]
-    if stats.get("total_cost_usd"):
-        lines += ["", "💰 LLM Costs:", f"   Total: ${stats['total_cost_usd']:.4f}"]
+    if stats.get("total_cost_usd") and Decimal(stats["total_cost_usd"]):  # exact text
+        lines += ["", "💰 LLM Costs:", f"   Total: ${Decimal(stats['total_cost_usd']):.4f}"]
         lines += [
-            f"   {name}: ${cost:.4f}" for name, cost in stats["cost_by_operation_type"].items()
+            f"   {name}: ${Decimal(cost):.4f}"
+            for name, cost in stats["cost_by_operation_type"].items()
         ]
     lines.append(_RULE)
     return "\n".join(lines)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import warnings
@@ -15,10 +14,17 @@ from typing import TYPE_CHECKING, Any
 from .. import settings
 from .._util import system as _system
 from .._util.closing import Closing
+from .._util.importfile import is_cost_entry, numbered, read_array, read_each
 from .._util.system import Clock, utc_now
-from ..costs.model import CostTotals, usd
-from ..errors import ConfigError, CorruptStoreError, InvalidTransition, SessionNotFound
+from ..costs.model import CostTotals, usd_text
+from ..errors import (
+    ConfigError,
+    InvalidTransition,
+    SessionNotFound,
+    ValidationError,
+)
 from ..store import ImportResult, Store, StoreLocation, _safe, open_store
+from .event import start_event
 from .formatting import format_statistics
 from .model import Completion, Event, Session, Status, completion_event, final_status, with_seq
 from .query import SessionQuery, moment_before, parse_status, window_start
@@ -104,6 +110,7 @@ class SessionManager(Closing):
             SerializationError: ``metadata`` holds a value JSON cannot store.
         """
         session = Session(None, user, operation_type or "", metadata, clock=self.clock)
+        session.events.append(start_event(session.operation_type, session.start_time))
         session.assign_seqs(self.store.create(session))
         session.bind(self)
         with self._lock:
@@ -237,8 +244,8 @@ class SessionManager(Closing):
         since = window_start(days, self.clock)
         stats = self.store.statistics(since)
         by_operation = self.store.costs.report("operation", since)
-        stats["total_cost_usd"] = usd(sum((g.totals.cost for g in by_operation), Decimal(0)))
-        stats["cost_by_operation_type"] = {g.key: usd(g.totals.cost) for g in by_operation}
+        stats["total_cost_usd"] = usd_text(sum((g.totals.cost for g in by_operation), Decimal(0)))
+        stats["cost_by_operation_type"] = {g.key: usd_text(g.totals.cost) for g in by_operation}
         return stats
 
     def print_statistics(self, days: float | None = 30) -> None:
@@ -290,22 +297,23 @@ class SessionManager(Closing):
     def import_json(self, path: str | os.PathLike[str]) -> ImportResult:
         """Import a session log in the guide's JSON format; sessions already stored are skipped.
 
-        Naive timestamps are read as local time; secrets in metadata are redacted.
+        Naive timestamps are read as local time; secrets in metadata are redacted. The file
+        is imported whole or not at all. A cost log is refused (``import_file`` takes it).
 
         Raises:
-            CorruptStoreError: The file cannot be read as a JSON array of sessions.
-            ValidationError: A session in it lacks a required field.
+            CorruptStoreError: The file cannot be read as a JSON array of objects (not UTF-8,
+                invalid JSON, too deep, ...); the message names where.
+            ValidationError: A session in it lacks a required field or holds an invalid
+                value (the message names the record and the field), or the file is a cost log.
         """
         source = Path(path)
-        try:
-            records = json.loads(source.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptStoreError(f"Cannot import {str(source)!r}: {exc}.", str(source)) from exc
-        if not isinstance(records, list):
-            raise CorruptStoreError(
-                f"Cannot import {str(source)!r}: it is not a JSON array of sessions.", str(source)
+        records = read_array(source)
+        if records and all(map(is_cost_entry, records)):
+            raise ValidationError(
+                f"Cannot import {str(source)!r} as sessions: it is a cost log. Import it with "
+                "`m365-toolkit sessions import` or m365_toolkit.transfer.import_file."
             )
-        return self.store.import_sessions(Session.from_dict(record) for record in records)
+        return self.store.import_sessions(read_each(numbered(records), Session.from_dict, source))
 
 
 def _live_export(store: Store, otel: bool | TracerProvider | None) -> Callable[[], None] | None:

@@ -96,7 +96,7 @@ class Session:
             host=_system.hostname(),
             pid=os.getpid(),
             process=_system.process_identity(),
-            events=[Event(start_time, "start", f"Session started for {operation_type}")],
+            events=[],  # the manager's create_session adds the start event
             clock=clock,
         )
 

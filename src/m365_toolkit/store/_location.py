@@ -65,20 +65,69 @@ class StoreLocation:
             if not rest.strip("/"):
                 raise ConfigError(f"The store location {_safe(text)!r} names no server.")
             return cls("postgresql", Path(), {}, text.strip())
+        if not scheme and text[:7].lower().startswith(("file:", "sqlite:", "json:")):
+            raise ConfigError(
+                f"The store location {text[:200]!r} is ambiguous: a URL needs '://'. Write "
+                "sqlite:///rel.db or json:///rel.json for a relative path, sqlite:////abs.db "
+                "or file:///abs.db for an absolute one, or give the plain path."
+            )
+        if scheme not in ("", "file", "json", "sqlite"):
+            raise ConfigError(
+                f"Unknown store scheme {scheme!r} in {_safe(text)!r}; "
+                "use sqlite, json, file, postgresql or memory."
+            )
         path, _, query = rest.partition("?")
-        if scheme and path.startswith("/"):  # sqlite:///rel.db, sqlite:////abs.db (SQLAlchemy)
-            path = path[1:]
+        if scheme:
+            path = _url_path(scheme, path)
         options = dict(pair.partition("=")[::2] for pair in query.split("&") if pair)
         if scheme in ("", "file"):
             scheme = "json" if path.lower().endswith(".json") else "sqlite"
-        if scheme not in ("json", "sqlite"):
-            raise ConfigError(
-                f"Unknown store scheme {scheme!r} in {_safe(text)!r}; "
-                "use sqlite, json, postgresql or memory."
-            )
         if not path:
             raise ConfigError(f"The store location {_safe(text)!r} names no file.")
         return cls(scheme, Path(path), options)
+
+
+def _url_path(scheme: str, path: str) -> str:
+    """The file a ``sqlite:``/``json:``/``file:`` URL names (the part after ``://``).
+
+    ``sqlite:`` and ``json:`` follow SQLAlchemy: an empty host, then the path as written
+    (``sqlite:///rel.db`` relative, ``sqlite:////abs.db`` absolute). ``file:`` follows RFC
+    8089: ``file:///abs/path`` or ``file://localhost/abs/path``, always absolute.
+
+    Raises:
+        ConfigError: The URL names a host, or three slashes precede a folder that exists at
+            the file system's root but not here (``json:///tmp/x.json``: relative to
+            SQLAlchemy, absolute to a file URL), so either reading could be the wrong one.
+    """
+    if scheme == "file":
+        if path.lower().startswith("localhost/"):
+            path = path[len("localhost") :]
+        if not path.startswith("/"):
+            raise ConfigError(
+                f"The store URL 'file://{path[:200]}' names a host ({path.split('/')[0]!r}); "
+                "a store file must be local: file:///abs/path or file://localhost/abs/path."
+            )
+        return "/" + path.lstrip("/")
+    if not path.startswith("/"):
+        raise ConfigError(
+            f"The store URL '{scheme}://{path[:200]}' names a host ({path.split('/')[0]!r}); a "
+            f"{scheme} URL has none. Write {scheme}:///{path[:200]} for a path relative to the "
+            f"current folder or {scheme}:////abs/path for an absolute one (SQLAlchemy's "
+            "convention), or give the plain path."
+        )
+    path = path[1:]
+    if path.startswith("/"):
+        return "/" + path.lstrip("/")
+    top = path.split("/")[0]
+    here, there = Path(top), Path("/", top)
+    if "/" in path and top not in ("", ".", "..") and there.is_dir() and not here.exists():
+        raise ConfigError(
+            f"The store URL '{scheme}:///{path[:200]}' is ambiguous: three slashes give a "
+            f"path relative to the current folder ({top}/ does not exist here), but /{top} "
+            f"exists. Write {scheme}:////{path[:200]} for /{path[:200]}, or "
+            f"{scheme}:///./{path[:200]} for the relative path."
+        )
+    return path
 
 
 def open_store(location: str | os.PathLike[str] | None = None, **options: Any) -> Store:
@@ -86,8 +135,10 @@ def open_store(location: str | os.PathLike[str] | None = None, **options: Any) -
 
     Args:
         location: A path ending in ``.json`` (the guide's JSON array file), any other path
-            (a SQLite database), or a URL: ``sqlite:///path.db?synchronous=full``,
-            ``json:///path.json``, ``postgresql://user@host:5432/dbname?sslmode=require``
+            (a SQLite database), or a URL: ``sqlite:///rel.db?synchronous=full`` (three
+            slashes and a relative path, four and an absolute one: ``sqlite:////abs.db``),
+            ``json:///rel.json``, ``json:////abs.json``, ``file:///abs/path.db`` (a file URL,
+            the backend by the extension), ``postgresql://user@host:5432/dbname?sslmode=require``
             (query parameters go to libpq), or ``memory:`` (a store that lives in this object
             only). ``None`` means :func:`default_location`.
         options: Backend options, e.g. ``synchronous="full"`` for SQLite, ``max_size=4``

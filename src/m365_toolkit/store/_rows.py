@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..costs.model import CostTotals, from_pico, usd
+from ..costs.model import CostTotals, from_pico, usd_text
 from ..errors import CorruptStoreError, DamagedRecordWarning
 from ..sessions.event import Status
 
@@ -413,10 +413,10 @@ def cost_entry(row: Sequence[Any]) -> dict[str, Any]:
             "total": input_tokens + output,
         },
         "cost": {
-            "input": usd(from_pico(input_cost)),
-            "cached_input": usd(from_pico(cached_cost)),
-            "output": usd(from_pico(output_cost)),
-            "total": usd(from_pico(total_cost)),
+            "input": usd_text(from_pico(input_cost)),
+            "cached_input": usd_text(from_pico(cached_cost)),
+            "output": usd_text(from_pico(output_cost)),
+            "total": usd_text(from_pico(total_cost)),
         },
         "price_source": source,
         "metadata": _cost_metadata(metadata, timestamp, session_id),

@@ -1,8 +1,9 @@
 """The guide's JSON array file as a store: the memory store's logic, loaded and saved under
 an inter-process lock.
 
-Beside the sessions file ``F`` lie its cost log (``gpt5_cost_log.json``, the original
-toolkit's format, each entry with its ``seq``), ``F.seq`` (the highest sequence number ever
+Beside the sessions file ``F`` lie its cost log (``F``'s name with ``.costs.json`` for
+``.json``: ``sessions.costs.json``; the original toolkit's format, each entry with its
+``seq``), ``F.seq`` (the highest sequence number ever
 given) and ``F.lock``. A write holds the lock, reads the files, changes them through the
 memory store and replaces each changed file whole (temporary file, fsync, rename), so
 readers never see half a file and concurrent writers never lose each other's records.
@@ -10,6 +11,7 @@ readers never see half a file and concurrent writers never lose each other's rec
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,14 @@ from .memory_chain import ChainState
 from .memory_costs import MemoryCostLog
 
 COST_LOG_NAME = "gpt5_cost_log.json"
+"""The one cost log that earlier versions kept beside every JSON store of a folder."""
+
+
+def cost_log_for(path: Path) -> Path:
+    """The cost log of the JSON store ``path``: ``a.json`` -> ``a.costs.json``, and
+    ``trail.log`` -> ``trail.log.costs.json``."""
+    base = path.stem if path.suffix.lower() == ".json" else path.name
+    return path.with_name(f"{base}.costs.json")
 
 
 class JsonStore(MemoryStore):
@@ -42,11 +52,12 @@ class JsonStore(MemoryStore):
         self._seq_file = self.path.with_name(self.path.name + ".seq")
         self._chain_file = self.path.with_name(self.path.name + ".chain")
         self._cost_file: JsonArrayFile | None = None
+        self._cost_path = cost_log_for(self.path)
 
     @property
     def cost_log_path(self) -> Path:
-        """The cost log beside the sessions file."""
-        return self.path.with_name(COST_LOG_NAME)
+        """The cost log beside the sessions file, named after it."""
+        return self._cost_path
 
     def files(self) -> list[Path]:
         """The sessions file, its cost log and the lock and sequence files beside them."""
@@ -54,8 +65,63 @@ class JsonStore(MemoryStore):
 
     def _costs_file(self) -> JsonArrayFile:
         if self._cost_file is None:  # opened on first use: a store without costs has no file
-            self._cost_file = JsonArrayFile(self.cost_log_path, "cost log", _is_entry)
+            self._take_over_shared_log()
+            self._cost_file = JsonArrayFile(self._cost_path, "cost log", _is_entry)
         return self._cost_file
+
+    def _take_over_shared_log(self) -> None:
+        """Make an earlier version's shared ``gpt5_cost_log.json`` this store's own log, when
+        it provably is: this store has no log yet, no other JSON store lies in the folder,
+        and every entry's session is one of this store's. Else leave it as it was and say so.
+        The file is renamed under its lock (a hard link, then the old name unlinked), never
+        copied or rewritten; if the folder cannot be written, the store reads it where it is.
+        """
+        shared = self.path.with_name(COST_LOG_NAME)
+        if self._cost_path.exists() or not shared.is_file():
+            return
+        doubt = self._doubt_about(shared)
+        if doubt:
+            warnings.warn(
+                f"The shared cost log {str(shared)!r} of an earlier version was left as it is: "
+                f"{doubt}. This store keeps its costs in {str(self._cost_path)!r}; to add the "
+                f"shared entries to a store, run m365-toolkit sessions import {str(shared)!r} "
+                "--store STORE.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+        try:
+            with JsonArrayFile(shared, "cost log", _is_entry).locked():
+                os.link(shared, self._cost_path)  # fails if a log appeared meanwhile
+                shared.unlink()
+        except FileExistsError:
+            return
+        except (OSError, SessionsError):  # a read-only folder: read the log where it is
+            if not self._cost_path.exists():
+                self._cost_path = shared
+
+    def _doubt_about(self, shared: Path) -> str:
+        """Why ``shared`` may not be this store's alone ("" when it is)."""
+        others = [
+            seq.name[: -len(".seq")]
+            for seq in self.path.parent.glob("*.seq")
+            if seq.name != self._seq_file.name
+        ]
+        if others:
+            return f"the folder holds other JSON stores too ({', '.join(sorted(others)[:3])})"
+        try:
+            entries = JsonArrayFile(shared, "cost log", _is_entry).read()
+            ids = {record.get("session_id") for record in self._file.read()}
+        except SessionsError as exc:
+            return f"it cannot be read ({exc})"
+        foreign = [
+            entry.get("session_id")
+            for entry in entries
+            if entry.get("session_id") is not None and entry.get("session_id") not in ids
+        ]
+        if foreign:
+            return f"it holds costs of {len(foreign)} request(s) of sessions not in this store"
+        return ""
 
     @contextmanager
     def _reading(self, *, sessions: bool = True, costs: bool = False) -> Iterator[MemoryState]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..._util.values import redact_text
 from ...errors import ValidationError
 from ..scripts import AUDIT_COMMAND_ENV, AUDIT_SCRIPT, script_command
 
@@ -30,7 +31,7 @@ def audit_command(
         if not spo_admin_url.startswith("https://"):
             raise ValidationError(
                 f"spo_admin_url must be an https URL such as "
-                f"https://contoso-admin.sharepoint.com, not {spo_admin_url!r}."
+                f"https://contoso-admin.sharepoint.com, not {redact_text(spo_admin_url)!r:.200}."
             )
         argv += ["-SPOAdminUrl", spo_admin_url]
     if skip_purview:
