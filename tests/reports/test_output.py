@@ -141,3 +141,19 @@ def test_the_mcp_tool_without_history_has_one_run(seeded, root):
 
     out = anyio.run(call).structured_content
     assert out["summary"]["runs"] == 1 and out["format"] == "html"
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_the_mcp_tool_verifies_the_trail_unless_told_not_to(seeded, root, verify):
+    seeded.close()
+
+    async def call():
+        async with Client(build_server(root)) as client:
+            return await client.call_tool(
+                "get_security_dashboard",
+                {"output_format": "json", "verify_integrity": verify},
+            )
+
+    out = anyio.run(call).structured_content
+    header = json.loads(Path(out["file"]).read_text(encoding="utf-8"))["header"]
+    assert (header["integrity"]["status"] != "not checked") is verify, header["integrity"]

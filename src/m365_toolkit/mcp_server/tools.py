@@ -140,6 +140,7 @@ async def get_security_dashboard(
     include_historical: bool = True,
     output_format: Literal["html", "json"] = "html",
     days: float = 30,
+    verify_integrity: bool = True,
 ) -> DashboardResult:
     """Write the security dashboard of everything recorded and return its path.
 
@@ -148,13 +149,15 @@ async def get_security_dashboard(
     (include_historical=false: the latest run only), sessions per day, type and user,
     failures and durations, and LLM costs and budgets over the last `days` days.
     output_format html is a self-contained page for people; json the same data for tools.
+    verify_integrity=false skips walking the trail's hash chain for the header (that walk
+    reads every stored record: slow on a large trail); the header then says "not checked".
     """
     state, call = _state(ctx), current_call()
     written = await anyio.to_thread.run_sync(
         partial(
             write_dashboard, state.manager.store, state.root, days=days,
             output_format=output_format, historical=include_historical,
-            session_id=call.session_id, clock=state.manager.clock,
+            session_id=call.session_id, verify=verify_integrity, clock=state.manager.clock,
         )
     )  # fmt: skip
     await call.step(Step(f"Wrote the dashboard to {written.path}",
