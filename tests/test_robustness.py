@@ -435,16 +435,24 @@ def damaged_sqlite_store(location: Path) -> list[str]:
         ["sessions", "export", "--format", "csv"],
         ["sessions", "stats", "--days", "all"],
         ["sessions", "reap"],
+        ["report", "--days", "all", "--no-verify", "--format", "json"],
     ],
 )
 def test_damaged_rows_are_named_the_others_read_and_the_exit_is_1(tmp_path, command):
     location = tmp_path / "s.db"
     ids = damaged_sqlite_store(location)
-    result = CliRunner().invoke(cli, [*command, "--store", str(location)])
+    root = ["--root", str(tmp_path)] if command[0] == "report" else []
+    result = CliRunner().invoke(cli, [*command, *root, "--store", str(location)])
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     if command[1] == "stats":
         assert "user is damaged" in result.output and "Total Sessions: 6" in result.output
+        return
+    if command[0] == "report":  # the operations section: sessions in outline
+        board = json.loads(next((tmp_path / "output" / "reports" / "security").glob("*.json"))
+                           .read_text(encoding="utf-8"))  # fmt: skip
+        assert f"Session {ids[1]!r}" in result.output and "its user" in result.output
+        assert board["operations"]["total"] == 5 + 1  # the damaged one left out; the report's own
         return
     if command[1] == "reap":
         assert ids[4] in result.output  # the readable active session was still reaped

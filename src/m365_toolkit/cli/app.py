@@ -109,6 +109,7 @@ def root_options(command: F) -> F:
 
     The store defaults to ``output/sessions/sessions.db`` under the root, where the MCP
     server keeps it too, so a run from the CLI and one from an assistant share one trail.
+    Damaged records the operation's reads left out are named, and the exit status is 1.
     """
 
     @ROOT_OPTION
@@ -120,11 +121,12 @@ def root_options(command: F) -> F:
     ) -> Any:
         folder = (root or Path(".")).absolute()
         location: str | os.PathLike[str] = store or folder / settings.DEFAULT_STORE
-        try:
-            with SessionManager(location) as manager:
-                return command(*args, manager=manager, root=folder, as_json=as_json, **kwargs)
-        except SessionsError as exc:
-            raise click.ClickException(str(exc)) from exc
+        with reporting_damage():
+            try:
+                with SessionManager(location) as manager:
+                    return command(*args, manager=manager, root=folder, as_json=as_json, **kwargs)
+            except SessionsError as exc:
+                raise click.ClickException(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
 

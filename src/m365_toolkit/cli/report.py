@@ -14,7 +14,7 @@ import click
 from ..reports import FORMATS, WrittenDashboard, write_dashboard
 from ..sessions.manager import SessionManager
 from ..sessions.model import Session
-from .app import cli, echo_json, root_options, tracked
+from .app import cli, days_option, echo_json, root_options, tracked
 
 
 def write_in_session(
@@ -34,13 +34,9 @@ def write_in_session(
 
 
 @cli.command("report")
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0, min_open=True),
-    default=30,
-    show_default=True,
-    help="Period of the operations and LLM cost sections (the compliance trend covers "
-    "every stored run).",
+@days_option(
+    "Period of the operations and LLM cost sections (the compliance trend covers every "
+    "stored run)."
 )
 @click.option(
     "--format",
@@ -80,7 +76,7 @@ def report_command(
     manager: SessionManager,
     root: Path,
     as_json: bool,
-    days: float,
+    days: float | None,
     output_format: str,
     output: Path | None,
     latest_only: bool,
