@@ -115,8 +115,12 @@ class Leaves:
     def event(self, kind: str, outcome: Any, columns: Sequence[Any]) -> bytes | None:
         """An event record's bytes (``kind`` start, event or complete; ``outcome`` the text
         kept beside its chain row; ``columns`` the walk's event then session columns)."""
+        _, session_id, timestamp, event_type, description = columns[:5]
+        if (type(session_id) is not str or type(timestamp) is not str
+                or type(event_type) is not str or type(description) is not str):  # fmt: skip
+            return None  # damaged (or its session gone): the general path says how
         try:
-            parts = ['{"data":', self.json(columns[5]), ',"description":', _text(columns[4]),
+            parts = ['{"data":', self.json(columns[5]), ',"description":', _string(description),
                      ',"kind":"', kind, '"']  # fmt: skip
             if outcome is not None:
                 closed = self.json(outcome)
@@ -134,8 +138,8 @@ class Leaves:
                     ',"process":', self.json(process), ',"start_time":', _text(start),
                     ',"user":', _text(user), "}",
                 )  # fmt: skip
-            parts += (',"session_id":', _text(columns[1]), ',"timestamp":', _text(columns[2]),
-                      ',"type":', _text(columns[3]), _END)  # fmt: skip
+            parts += (',"session_id":', _string(session_id), ',"timestamp":', _string(timestamp),
+                      ',"type":', _string(event_type), _END)  # fmt: skip
             return "".join(parts).encode("utf-8")
         except (_NotPlain, UnicodeEncodeError):
             return None
