@@ -43,9 +43,6 @@ UNKEYED = (
 )
 
 
-_sha256 = hashlib.sha256
-
-
 def genesis(store_id: str) -> bytes:
     """The link before the first record, bound to the store's id."""
     return hashlib.sha256(GENESIS_TAG + store_id.encode("utf-8")).digest()
@@ -287,13 +284,10 @@ class Walker:
             self._links[row.pos] = row.link.hex()
 
     def intact(self, pos: Any, leaf: Any, link: Any, computed: bytes) -> bool:
-        """The hot path of :meth:`row`: take a row whose record hashes to ``computed`` if
-        nothing about it is broken (its position is the next one, its leaf is ``computed``,
-        its link follows) and say so; otherwise take nothing and say so (then call
-        :meth:`row`, which names the break)."""
-        if type(pos) is not int or pos != self._expected or computed != leaf:
-            return False
-        if type(link) is not bytes or link != _sha256(b"\x01" + self._previous + leaf).digest():
+        """:meth:`row`'s hot path: count an unbroken row (else False: :meth:`row` says why)."""
+        if (type(pos) is not int or pos != self._expected or computed != leaf
+                or type(link) is not bytes
+                or link != hashlib.sha256(b"\x01" + self._previous + leaf).digest()):  # fmt: skip
             return False
         self._valid += 1
         self._previous, self._expected, self._recomputed = link, pos + 1, None
