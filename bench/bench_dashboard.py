@@ -21,7 +21,7 @@ looked every row of the window up in the table) is built from as well, and the c
 breakdowns are timed both ways: four ``CostLog.report`` queries on the old index (as the
 dashboard made them before) against one ``CostLog.summary`` on the covering index; and the
 operations section's read: ``Store.history`` a day at a time (before) against the outline
-stream (:mod:`m365_toolkit.store.outline`).
+(:mod:`m365_toolkit.store.outline`).
 """
 
 from __future__ import annotations
