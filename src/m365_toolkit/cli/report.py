@@ -35,8 +35,7 @@ def write_in_session(
 
 @cli.command("report")
 @days_option(
-    "Period of the operations and LLM cost sections (the compliance trend covers every "
-    "stored run)."
+    "Period of the operations and LLM cost sections (the compliance trend covers every stored run)."
 )
 @click.option(
     "--format",
