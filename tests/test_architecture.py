@@ -145,3 +145,15 @@ def test_every_subpackage_is_in_docs_architecture_and_every_one_named_there_exis
     packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     assert packages - named == set(), "describe these subpackages in docs/architecture.md"
     assert {n for n in named if not (PACKAGE / n).is_dir()} == set()
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_400_lines():
+    long = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"split these modules (over {MAX_MODULE_LINES} lines): {long}"

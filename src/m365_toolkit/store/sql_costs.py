@@ -13,8 +13,8 @@ from .._util.values import to_json
 from ..costs.model import CostGroup, CostRecord, CostTotals, check_group, from_pico, to_pico
 from . import ImportResult
 from ._cost_groups import fold_groups
+from ._cost_rows import cost_entry, cost_totals
 from ._journal import Record
-from ._rows import cost_entry, cost_totals
 from ._rules import batches
 from ._statements import COST_FIELDS, SUMS
 
