@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import settings
 from ..errors import ValidationError
+from .values import to_json
 
 Clock = Callable[[], datetime]
 
@@ -108,6 +109,24 @@ def process_identity() -> dict[str, Any] | None:
 
 
 _identity: list[Any] = [None, None]  # [pid, identity] of the process that last asked
+
+
+def identity_json(process: dict[str, Any]) -> str:
+    """``process`` (a session's process identity) as the stores' JSON text.
+
+    Every session a process starts records that process's identity: its text is made once
+    and reused for a dict with the very same items, in the same order, ``started`` an int.
+    """
+    items, plain = list(process.items()), type(process.get("started")) is int
+    if plain and items == _identity_text[0]:
+        return str(_identity_text[1])
+    text = to_json(process)
+    if plain and process == process_identity():
+        _identity_text[:] = [items, text]
+    return text
+
+
+_identity_text: list[Any] = [None, None]  # [the items of this process's identity, its JSON]
 
 
 def process_gone(host: str | None, pid: int | None, identity: Any) -> bool | None:

@@ -124,6 +124,24 @@ def redact_text(text: str) -> str:
     (``password=``, ``client_secret=``, ``token:``, ``sig=``, ``AccountKey=``,
     ``"api_key": "..."``) in query strings, connection strings, headers and JSON text.
     """
+    exact = type(text) is str
+    if exact:  # descriptions repeat ("Checked step 1"): a short text is redacted once
+        known = _redacted.get(text)
+        if known is not None:
+            return known
+    found = _redact(text)
+    if exact and len(text) <= _CACHED_TEXT:
+        if len(_redacted) >= _CACHED_TEXTS:
+            _redacted.clear()
+        _redacted[text] = found
+    return found
+
+
+_CACHED_TEXT, _CACHED_TEXTS = 200, 4096  # characters of a text kept; texts kept
+_redacted: dict[str, str] = {}
+
+
+def _redact(text: str) -> str:
     if "@" in text and "://" in text:
         text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
     if "eyJ" in text:
@@ -187,18 +205,21 @@ def clean_mapping(value: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
     """
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise SerializationError(name, value)
     if not value:
         return {}
-    return _clean_dict(value, name, 1, set())
+    return _clean_dict(value, name, 1, None)
 
 
-def _clean_dict(value: Mapping[Any, Any], path: str, depth: int, open_: set[int]) -> dict[str, Any]:
-    _enter(value, path, depth, open_)
+def _clean_dict(
+    value: Mapping[Any, Any], path: str, depth: int, open_: set[int] | None
+) -> dict[str, Any]:
+    """``value`` cleaned. ``open_``: the containers it is in, itself included (:func:`_enter`);
+    ``None`` for a top-level mapping, until a value inside needs it."""
     cleaned: dict[str, Any] = {}
     for key, item in value.items():
-        if not isinstance(key, str):
+        if type(key) is not str and not isinstance(key, str):
             raise SerializationError(f"{path} key {key!r}", key)
         _text(key, f"{path} key {key!r}")
         kind = type(item)
@@ -211,9 +232,14 @@ def _clean_dict(value: Mapping[Any, Any], path: str, depth: int, open_: set[int]
             cleaned[key] = item
         elif is_secret_key(key):
             cleaned[key] = REDACTED
+        elif kind is int and -_INT_LIMIT < item < _INT_LIMIT:
+            cleaned[key] = item
         else:
+            if open_ is None:
+                open_ = {id(value)}
             cleaned[key] = _clean(item, f"{path}[{key!r}]", depth, open_)
-    open_.discard(id(value))
+    if open_ is not None:
+        open_.discard(id(value))
     return cleaned
 
 
@@ -269,6 +295,7 @@ def _clean(value: Any, path: str, depth: int, open_: set[int]) -> Any:
             raise ValidationError(f"{path} is {value!r}, which JSON cannot hold; use None.")
         return value
     if isinstance(value, Mapping):
+        _enter(value, path, depth + 1, open_)
         return _clean_dict(value, path, depth + 1, open_)
     if isinstance(value, (list, tuple)):
         _enter(value, path, depth + 1, open_)

@@ -24,11 +24,21 @@ class Status(StrEnum):
 
 
 FINAL_STATUSES = (Status.SUCCESS, Status.ERROR, Status.CANCELLED)
+_NEW_DICT: Any = object()  # Event.data's default: a new empty dict
+_FINAL_BY_TEXT = {final.value: final for final in FINAL_STATUSES}
+_COMPLETED = {final: f"Session completed with status: {final.value}" for final in Status}
 
 
 def final_status(status: object) -> Status:
     """Check that ``status`` is one a session can be completed with."""
-    if isinstance(status, str):
+    if type(status) is Status:
+        if status is not Status.ACTIVE:
+            return status
+    elif type(status) is str:  # the common cases: no loop
+        found = _FINAL_BY_TEXT.get(status)
+        if found is not None:
+            return found
+    elif isinstance(status, str):
         for final in FINAL_STATUSES:
             if status == final.value:
                 return final
@@ -36,7 +46,7 @@ def final_status(status: object) -> Status:
     raise ValidationError(f"Invalid session status {status!r}; use one of {valid}.")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Event:
     """One entry of a session's timeline.
 
@@ -50,6 +60,22 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     seq: int | None = None
 
+    def __init__(
+        self,
+        timestamp: datetime,
+        type: str,  # noqa: A002  # the field's name
+        description: str,
+        data: dict[str, Any] = _NEW_DICT,
+        seq: int | None = None,
+    ) -> None:
+        # Set through the slots: a frozen dataclass's own __init__ calls object.__setattr__
+        # for each field, which costs twice as much, on every event a lifecycle makes.
+        _set_timestamp(self, timestamp)
+        _set_type(self, type)
+        _set_description(self, description)
+        _set_data(self, {} if data is _NEW_DICT else data)
+        _set_seq(self, seq)
+
     @classmethod
     def new(
         cls,
@@ -60,12 +86,16 @@ class Event:
         clock: _system.Clock = _system.utc_now,
     ) -> Event:
         """Validate and redact a new event, stamped with the current time."""
-        require_name(event_type, "event_type")
+        if type(event_type) is not str or not event_type.strip():
+            require_name(event_type, "event_type")  # names what is wrong, or accepts a str subclass
         if not isinstance(description, str):
             raise ValidationError(
                 f"description must be a string, not {type(description).__name__}."
             )
-        return cls(clock(), event_type, redact_text(description), clean_mapping(data, "data"))
+        return cls(
+            clock(), event_type, redact_text(description),
+            {} if data is None else clean_mapping(data, "data"),
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The guide's storage format of an event."""
@@ -106,6 +136,11 @@ class Event:
         )
 
 
+_set_timestamp, _set_type, _set_description, _set_data, _set_seq = (
+    Event.__dict__[name].__set__ for name in ("timestamp", "type", "description", "data", "seq")
+)
+
+
 def with_seq(event: Event, seq: int) -> Event:
     """The same event with the sequence number its store gave it."""
     # Built directly: dataclasses.replace costs several times more, on every stored event.
@@ -128,7 +163,8 @@ def start_event(operation_type: str, timestamp: datetime) -> Event:
 
 def completion_event(status: Status, timestamp: datetime) -> Event:
     """The ``complete`` event that closes every session's timeline."""
-    return Event(timestamp, "complete", f"Session completed with status: {status.value}")
+    description = _COMPLETED.get(status) or f"Session completed with status: {status.value}"
+    return Event(timestamp, "complete", description)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ __all__ = [
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+_ACTIVE = Status.ACTIVE
 
 
 class Session:
@@ -160,7 +161,7 @@ class Session:
     @property
     def is_active(self) -> bool:
         """True until the session is completed."""
-        return self._status is Status.ACTIVE
+        return self._status is _ACTIVE
 
     def bind(self, recorder: SessionRecorder) -> Session:
         """Record every later event and the completion through ``recorder``; return ``self``.
@@ -194,10 +195,13 @@ class Session:
             SerializationError: ``data`` holds a value that cannot be stored as JSON.
         """
         event = Event.new(event_type, description, data, clock=self._clock)
-        self._require_active("add an event to")
+        if self._status is not _ACTIVE:
+            raise InvalidTransition(self.session_id, self._status, "add an event to")
         if self._recorder is not None:
             event = self._record(self._recorder.record_event, event)
-        self.apply_event(event)
+            if self._status is not _ACTIVE:  # apply_event, inline: it runs on every event
+                raise InvalidTransition(self.session_id, self._status, "add an event to")
+        self.events.append(event)
         return event
 
     def complete(self, status: str = "success") -> None:
@@ -208,7 +212,8 @@ class Session:
             InvalidTransition: The session has already finished.
         """
         final = final_status(status)
-        self._require_active("complete")
+        if self._status is not _ACTIVE:
+            raise InvalidTransition(self.session_id, self._status, "complete")
         if self._recorder is not None:
             completion = self._record(self._recorder.record_completion, final)
         else:
@@ -231,7 +236,8 @@ class Session:
         Raises:
             InvalidTransition: The session has already finished.
         """
-        self._require_active("add an event to")
+        if self._status is not _ACTIVE:
+            raise InvalidTransition(self.session_id, self._status, "add an event to")
         self.events.append(event)
 
     def mark_finished(
@@ -260,7 +266,8 @@ class Session:
             )
         if duration_seconds is not None:
             duration_seconds = checks.seconds(duration_seconds, "duration_seconds")
-        self._require_active("complete")
+        if self._status is not _ACTIVE:
+            raise InvalidTransition(self.session_id, self._status, "complete")
         self._status = final
         self._end_time = end_time
         self._duration_seconds = (
@@ -375,7 +382,7 @@ class Session:
         return session
 
     def _require_active(self, action: str) -> None:
-        if not self.is_active:
+        if self._status is not _ACTIVE:
             raise InvalidTransition(self.session_id, self._status, action)
 
     def _record(self, call: Callable[[str, _T], _R], change: _T) -> _R:

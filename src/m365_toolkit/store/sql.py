@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._util.closing import Closing
+from .._util.system import identity_json
 from .._util.values import to_json
 from ..errors import CorruptStoreError, InvalidTransition, SessionNotFound, StoreError
 from ..sessions.model import Event, Session, Status, completion_event, duration_between
@@ -33,6 +34,8 @@ from .sql_chain import SQLChain
 
 log = logging.getLogger("m365_toolkit.store")
 SEAL_EVERY = 256  # about 6 ms of sealing per seal: amortised, and a short unprotected tail
+_ACTIVE = Status.ACTIVE.value
+_TEXT = {status: status.value for status in Status}  # without the enum's property, per write
 
 
 class SQLStore(Closing):
@@ -110,15 +113,16 @@ class SQLStore(Closing):
         written: list[Record] | None,
         statement: str,
         params: Sequence[Any],
-        record: Callable[[int], Record],
+        record: Callable[[int], Record] | None,
     ) -> int | None:
         """Insert one record with the next sequence number (``statement`` takes it from
-        ``dialect.next_seq`` and returns it); ``None`` if the statement inserted nothing."""
+        ``dialect.next_seq`` and returns it); ``None`` if the statement inserted nothing.
+        ``record`` makes the record for the listeners (``None`` when nobody listens)."""
         row = conn.execute(statement, params).fetchone()
         if row is None:
             return None
         seq = int(row[0])
-        if written is not None:
+        if written is not None and record is not None:
             written.append(record(seq))
         return seq
 
@@ -149,16 +153,19 @@ class SQLStore(Closing):
         d = self.dialect
         with self._journal.transaction() as written, d.transaction() as conn:
             self._guard(conn)
-            found = conn.execute(self.sql.insert_session, self._session_row(session)).fetchone()
+            row = self._session_row(session)
+            found = conn.execute(self.sql.insert_session, row).fetchone()
             if found is None:
                 raise duplicate_session(session.session_id, self.location)
             ref = int(found[0])
             seqs = []
             for position, event in enumerate(session.events):
                 kind: RecordKind = "start" if position == 0 else "event"
+                # The start event's time is the session's: its text is in the row already.
+                at = row[4] if event.timestamp is session.start_time else None
                 seq = self._append(
-                    conn, written, self.sql.insert_event, self._event_row(ref, event),
-                    record_maker(session, event, kind),
+                    conn, written, self.sql.insert_event, self._event_row(ref, event, at),
+                    record_maker(session, event, kind) if written is not None else None,
                 )  # fmt: skip
                 assert seq is not None
                 seqs.append(seq)
@@ -172,7 +179,7 @@ class SQLStore(Closing):
         with self._journal.transaction() as written, d.statement() as conn:
             seq = self._append(
                 conn, written, self.sql.append_event, params,
-                record_maker(session_id, event, "event"),
+                record_maker(session_id, event, "event") if written is not None else None,
             )  # fmt: skip
         if seq is not None:
             self._wrote(1)
@@ -192,26 +199,26 @@ class SQLStore(Closing):
             if row is None:
                 raise SessionNotFound(session_id, self.location)
             ref, current, start = row
-            if current != Status.ACTIVE.value:
+            if current != _ACTIVE:
                 raise InvalidTransition(session_id, current, "complete")
             started = d.read_time(start)
             end_time = max(end_time, started)  # a clock that stepped back: never end before start
             duration = duration_between(started, end_time)
-            outcome = {"status": status.value, "end_time": end_time, "duration_seconds": duration}
+            text = _TEXT[status]
             seqs = []
             for position, event in enumerate(events):
-                last = position == len(events) - 1
                 make = (
-                    record_maker(session_id, event, "complete", **outcome)
-                    if last
-                    else record_maker(session_id, event, "event")
-                )
+                    None if written is None
+                    else record_maker(session_id, event, "event") if position < len(events) - 1
+                    else record_maker(session_id, event, "complete", status=text,
+                                      end_time=end_time, duration_seconds=duration)
+                )  # fmt: skip
                 seq = self._append(
                     conn, written, self.sql.insert_event, self._event_row(ref, event), make
                 )
                 assert seq is not None
                 seqs.append(seq)
-            conn.execute(self.sql.finish, (status.value, d.time(end_time), duration, ref))
+            conn.execute(self.sql.finish, (text, d.time(end_time), duration, ref))
         self._wrote(len(seqs))
         return Finished(end_time, duration, seqs)
 
@@ -286,17 +293,18 @@ class SQLStore(Closing):
         return PruneResult(int(sessions), int(events), int(costs), dry_run)
 
     def _session_row(self, session: Session) -> tuple[Any, ...]:
-        time = self.dialect.time
+        time, process = self.dialect.time, session.process
         return (
             session.session_id, session.user, session.operation_type, to_json(session.metadata),
             time(session.start_time), time(session.end_time) if session.end_time else None,
-            session.status.value, session.duration_seconds, session.host, session.pid,
-            to_json(session.process) if session.process is not None else None,
+            _TEXT[session.status], session.duration_seconds, session.host, session.pid,
+            identity_json(process) if process is not None else None,
         )  # fmt: skip
 
-    def _event_row(self, ref: int, event: Event) -> tuple[Any, ...]:
-        return (ref, self.dialect.time(event.timestamp), event.type, event.description,
-                to_json(event.data))  # fmt: skip
+    def _event_row(self, ref: int, event: Event, at: Any = None) -> tuple[Any, ...]:
+        """An event's row; ``at``: its time as a parameter, if already made."""
+        return (ref, self.dialect.time(event.timestamp) if at is None else at, event.type,
+                event.description, to_json(event.data))  # fmt: skip
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -91,8 +91,7 @@ class SQLiteDialect(SQLiteFile, Dialect):
     def array(self, values: Sequence[Any]) -> Any:
         return json.dumps(list(values))
 
-    def time(self, moment: datetime) -> Any:
-        return format_time(moment)
+    time = staticmethod(format_time)  # the function itself, not a method calling it: per write
 
     def read_time(self, value: Any) -> datetime:
         return parse_time(value)
@@ -120,7 +119,10 @@ class SQLiteDialect(SQLiteFile, Dialect):
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             for pragma in CONNECTION_PRAGMAS:
                 conn.execute(pragma)
-        self._local.conn, self._local.pid = conn, os.getpid()
+        local = self._local
+        local.conn, local.pid = conn, os.getpid()
+        # A write's context managers, made once per connection: they hold no state of their own.
+        local.writes = (_Transaction(self, conn, "BEGIN IMMEDIATE"), _Transaction(self, conn, None))
         with self._lock:
             self._connections.append(conn)
         return conn
@@ -195,10 +197,18 @@ class SQLiteDialect(SQLiteFile, Dialect):
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """Takes the write lock up front (``BEGIN IMMEDIATE``), so it never fails half-way."""
-        return _Transaction(self, "BEGIN IMMEDIATE")
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            self.connect()
+        begin: _Transaction = local.writes[0]
+        return begin
 
     def statement(self) -> AbstractContextManager[Connection]:
-        return _Transaction(self, None)
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            self.connect()
+        alone: _Transaction = local.writes[1]
+        return alone
 
     def read(self, work: Callable[[Connection], T], *, sorting: bool = False) -> T:
         try:
@@ -283,14 +293,15 @@ class SQLiteDialect(SQLiteFile, Dialect):
 
 
 class _Transaction:
-    """``BEGIN`` ... ``COMMIT`` (or one autocommitted statement without ``begin``), with
-    driver errors mapped. A class, not a generator: it runs on every write."""
+    """``BEGIN`` ... ``COMMIT`` (or one autocommitted statement without ``begin``) on one
+    connection, with driver errors mapped. A class, not a generator: it runs on every write;
+    it keeps no state between ``__enter__`` and ``__exit__``, so one serves every write of
+    its connection."""
 
     __slots__ = ("_conn", "_dialect", "_begin")
 
-    def __init__(self, dialect: SQLiteDialect, begin: str | None) -> None:
-        self._dialect, self._begin = dialect, begin
-        self._conn = dialect.connect()
+    def __init__(self, dialect: SQLiteDialect, conn: sqlite3.Connection, begin: str | None) -> None:
+        self._dialect, self._conn, self._begin = dialect, conn, begin
 
     def __enter__(self) -> sqlite3.Connection:
         if self._begin is not None:
