@@ -24,7 +24,7 @@ from ..sessions.model import Event, Session, Status, duration_between
 from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind, record_maker
-from ._rows import Damage, attach_events, event_dicts, no_gc, session_dicts, warn_damaged
+from ._rows import Damage, attach_events, no_gc, session_dicts, timelines, warn_damaged
 from ._rules import batches, check_batch, duplicate_session
 from ._statements import EVENT_FIELDS, Statements
 from .chain import SealResult, Sink, Verification
@@ -318,7 +318,7 @@ class SQLStore(Closing):
             damaged: list[Damage] = []
             bad_events: dict[int, tuple[str, str]] = {}
             found = session_dicts([row], damaged)
-            found = attach_events(found, event_dicts(events, bad_events), bad_events, damaged)
+            found = attach_events(found, timelines(events, bad_events), bad_events, damaged)
             if damaged:
                 raise damaged[0].error(self.location)
             return found[0][1]
@@ -332,21 +332,20 @@ class SQLStore(Closing):
 
         def work(conn: Connection) -> tuple[list[dict[str, Any]], list[Damage]]:
             damaged: list[Damage] = []
-            rows = conn.execute(statement, (*params, d.limit(query.limit))).fetchall()
-            with no_gc():
-                found = session_dicts(rows, damaged)
+            rows = conn.execute(statement, (*params, d.limit(query.limit)))
+            found = session_dicts(rows.fetchall(), damaged)  # the rows freed once read
             if query.with_events and found:
                 # By the ids found, not the query again: sessions started meanwhile stay out.
-                events = conn.execute(self.sql.timelines, (d.array([ref for ref, _ in found]),))
+                ids = d.array([ref for ref, _ in found])
+                events = conn.execute(self.sql.timelines, (ids,)).fetchall()
                 bad_events: dict[int, tuple[str, str]] = {}
-                with no_gc():
-                    found = attach_events(
-                        found, event_dicts(events, bad_events), bad_events, damaged
-                    )
+                found = attach_events(found, timelines(events, bad_events), bad_events, damaged)
             return [session for _, session in found], damaged
 
-        sessions, damaged = d.read(work)
-        warn_damaged(damaged, self.location)
+        with no_gc():  # rows and dicts by the thousand, none of them in a cycle
+            sessions, damaged = d.read(work)
+        if damaged:  # (an empty loop would allocate its iterator, and start a collection)
+            warn_damaged(damaged, self.location)
         return sessions
 
     def statistics(self, since: datetime | None) -> dict[str, Any]:
@@ -377,7 +376,7 @@ class SQLStore(Closing):
             # A range on the index rather than a list: no limit on parameters.
             events = conn.execute(self.sql.scan_events, (rows[0][0], rows[-1][0])).fetchall()
             bad_events: dict[int, tuple[str, str]] = {}
-            found = attach_events(found, event_dicts(events, bad_events), bad_events, damaged)
+            found = attach_events(found, timelines(events, bad_events), bad_events, damaged)
             last = rows[-1][0]
             if isinstance(last, bool) or not isinstance(last, int):  # only a damaged schema
                 raise CorruptStoreError(
