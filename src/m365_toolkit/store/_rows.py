@@ -10,31 +10,35 @@ import gc
 import json
 import math
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..errors import CorruptStoreError, DamagedRecordWarning
 from ..sessions.event import Status
+from . import _columns
 
 
-@contextmanager
-def no_gc() -> Iterator[None]:
+class no_gc:  # noqa: N801  # used like a function: ``with no_gc():``
     """Pause the cyclic garbage collector while building many acyclic dicts from rows.
 
-    Each batch of new containers would otherwise trigger collections that find nothing to
-    free; on a history of 20,000 events that is a tenth of the time.
+    Each batch of new containers would otherwise trigger a collection that finds nothing to
+    free; on a history of 20,000 events that was a tenth of the time. A class, not a
+    generator: leaving a generator's block makes an exception object, and that allocation
+    alone would start the collection at once, over everything just built.
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+
+    __slots__ = ("_paused",)
+
+    def __enter__(self) -> None:
+        self._paused = gc.isenabled()
+        if self._paused:
+            gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._paused:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,21 +204,13 @@ def session_dicts(
 
     A row that damage made unreadable is left out and, with ``damaged``, noted there.
     """
+    rows = rows if isinstance(rows, list) else list(rows)
+    found = _columns.sessions(rows)  # the common case: no damage, whole columns at once
+    if found is not None:
+        return found
     sessions, pending, processes = [], [], []
-    for (
-        ref,
-        session_id,
-        user,
-        operation_type,
-        metadata,
-        start,
-        end,
-        status,
-        duration,
-        host,
-        pid,
-        process,
-    ) in rows:
+    for (ref, session_id, user, operation_type, metadata, start, end, status, duration, host,
+         pid, process) in rows:  # fmt: skip
         session = {
             "session_id": session_id,
             "user": user,
@@ -230,16 +226,11 @@ def session_dicts(
         if process is not None:
             session["process"] = process
             processes.append(session)
-        if metadata == "{}":
-            session["metadata"] = {}
-        else:
-            pending.append(session)
+        pending.append(session)
         sessions.append((ref, session))
-    bad = {id(session): "metadata" for session in _decode_all(pending, "metadata")}
+    bad = {id(session) for session in _decode_all(pending, "metadata")}
     for session in _decode_all(processes, "process"):  # not needed to read the rest
         del session["process"]
-    if not bad and _sessions_sound(sessions):  # the common case: no per-row calls
-        return sessions
     good = []
     for ref, session in sessions:
         if id(session) in bad:
@@ -255,15 +246,20 @@ def session_dicts(
     return good
 
 
-def event_dicts(
+def timelines(
     rows: Iterable[Sequence[Any]], damaged: dict[int, tuple[str, str]] | None = None
-) -> list[tuple[int, dict[str, Any]]]:
-    """Event rows (``EVENT_COLUMNS``) as ``(session row id, the guide's event dict)``.
+) -> dict[Any, list[dict[str, Any]]]:
+    """Event rows (``EVENT_COLUMNS``, ordered by session) as each session row id's list of
+    the guide's event dicts. A list of rows may be emptied on the way.
 
     An event that damage made unreadable is left out and, with ``damaged``, noted there
     under its session's row id (see :func:`attach_events`).
     """
-    events, pending = [], []
+    rows = rows if isinstance(rows, list) else list(rows)
+    found = _columns.timelines(rows)  # the common case: no damage, whole columns at once
+    if found is not None:
+        return found
+    events = []
     for ref, seq, timestamp, event_type, description, data in rows:
         event = {
             "timestamp": timestamp,
@@ -272,98 +268,34 @@ def event_dicts(
             "data": data,
             "seq": seq,
         }
-        if data == "{}":
-            event["data"] = {}
-        else:
-            pending.append(event)
         events.append((ref, event))
-    bad = {id(event) for event in _decode_all(pending, "data")}
-    if not bad and _all_sound(events):  # the common case: one pass in C, no per-row calls
-        return events
-    good = []
+    bad = {id(event) for event in _decode_all([event for _, event in events], "data")}
+    found = {}
     for ref, event in events:
         if id(event) in bad:
             problem: tuple[str, str] | None = ("event data", _json_reason(event["data"]))
         else:
             problem = event_problem(event)
         if problem is None:
-            good.append((ref, event))
+            found.setdefault(ref, []).append(event)
         elif damaged is not None:
             damaged.setdefault(ref, (f"{problem[0]} (seq {event['seq']})", problem[1]))
-    return good
-
-
-def _sessions_sound(sessions: list[tuple[int, dict[str, Any]]]) -> bool:
-    """Whether every session passes :func:`session_problem`: the same checks, in one loop
-    (a damaged store takes the slow path, row by row, which names what is wrong)."""
-    fromiso, statuses = datetime.fromisoformat, _STATUSES
-    try:
-        for ref, s in sessions:
-            end, duration, pid = s["end_time"], s["duration_seconds"], s["pid"]
-            if (
-                type(ref) is not int
-                or type(s["session_id"]) is not str
-                or type(s["user"]) is not str
-                or type(s["operation_type"]) is not str
-                or type(s["metadata"]) is not dict
-                or s["status"] not in statuses
-                or not (s["host"] is None or type(s["host"]) is str)
-                or not (pid is None or type(pid) is int)
-                or not (
-                    duration is None
-                    or (type(duration) in (int, float) and 0 <= duration < math.inf)
-                )
-            ):
-                return False
-            fromiso(s["start_time"])
-            if end is not None:
-                fromiso(end)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _all_sound(events: list[tuple[int, dict[str, Any]]]) -> bool:
-    """Whether every event has the types and timestamp :func:`event_problem` checks: the
-    same checks, run in bulk (a damaged store takes the slow path, row by row)."""
-    try:
-        for _, event in events:
-            # str.__len__ and fromisoformat refuse anything but text; dict() anything else
-            if (
-                type(event["type"]) is not str
-                or type(event["description"]) is not str
-                or type(event["data"]) is not dict
-                or type(event["seq"]) is not int
-            ):
-                return False
-            datetime.fromisoformat(event["timestamp"])
-    except (TypeError, ValueError):
-        return False
-    return True
+    return found
 
 
 def attach_events(
     sessions: list[tuple[int, dict[str, Any]]],
-    events: list[tuple[int, dict[str, Any]]],
+    timelines: dict[Any, list[dict[str, Any]]],
     damaged_events: dict[int, tuple[str, str]] | None = None,
     damaged: list[Damage] | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
-    """Give each ``(row id, session)`` its ``events`` from ``(session row id, event)`` pairs
-    grouped by session; events of other sessions are left out.
+    """Give each ``(row id, session)`` its events from ``timelines`` (by session row id).
 
     Returns the sessions whose whole timeline could be read: one with a damaged event
-    (``damaged_events``, from :func:`event_dicts`) is left out and noted in ``damaged``.
+    (``damaged_events``, from :func:`timelines`) is left out and noted in ``damaged``.
     """
-    timelines: dict[int, list[dict[str, Any]]] = {}
     for ref, session in sessions:
-        session["events"] = timelines[ref] = []
-    current: int | None = None
-    timeline: list[dict[str, Any]] | None = None
-    for session_ref, event in events:
-        if session_ref != current:  # rows come grouped by session: look up once per group
-            current, timeline = session_ref, timelines.get(session_ref)
-        if timeline is not None:
-            timeline.append(event)
+        session["events"] = timelines.get(ref) or []
     if not damaged_events:
         return sessions
     good = []

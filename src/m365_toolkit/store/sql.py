@@ -25,12 +25,13 @@ from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind, record_maker
 from ._notes import NoteMaker
-from ._rows import Damage, attach_events, event_dicts, no_gc, session_dicts, warn_damaged
-from ._rules import batches, check_batch, duplicate_session
-from ._statements import EVENT_FIELDS, Statements
+from ._rows import Damage, attach_events, no_gc, session_dicts, timelines, warn_damaged
+from ._rules import check_batch, duplicate_session
+from ._statements import Statements
 from .chain import SealResult, Sink, Verification
 from .dialect import Connection, Dialect
 from .sql_chain import SQLChain
+from .sql_import import import_sessions
 
 log = logging.getLogger("m365_toolkit.store")
 SEAL_EVERY = 256  # about 6 ms of sealing per seal: amortised, and a short unprotected tail
@@ -223,48 +224,7 @@ class SQLStore(Closing):
         return Finished(end_time, duration, seqs)
 
     def import_sessions(self, sessions: Iterable[Session]) -> ImportResult:
-        imported = skipped = 0
-        d = self.dialect
-        # One transaction for all: a bad record anywhere (the iterable raises) stores nothing.
-        added = 0
-        with self._journal.transaction() as written, d.transaction() as conn:
-            self._guard(conn)
-            for batch in batches(sessions):
-                fresh: dict[str, Session] = {}  # the first of each id, in order
-                for session in batch:
-                    fresh.setdefault(session.session_id, session)
-                skipped += len(batch) - len(fresh)
-                refs = d.insert_new_sessions(
-                    conn, self.sql.insert_session, [self._session_row(s) for s in fresh.values()]
-                )
-                rows: list[tuple[Any, ...]] = []
-                records: list[Callable[[int], Record]] = []
-                for session_id, session in fresh.items():
-                    ref = refs.get(session_id)
-                    if ref is None:
-                        continue
-                    last = len(session.events) - 1
-                    for position, event in enumerate(session.events):
-                        rows.append(self._event_row(ref, event))
-                        kind: RecordKind = (
-                            "start" if position == 0
-                            else "complete" if position == last and not session.is_active
-                            else "event"
-                        )  # fmt: skip
-                        if written is not None:
-                            outcome = (
-                                {"status": session.status.value, "end_time": session.end_time,
-                                 "duration_seconds": session.duration_seconds}
-                                if kind == "complete" else {}
-                            )  # fmt: skip
-                            records.append(record_maker(session, event, kind, **outcome))
-                added += len(
-                    self._append_many(conn, written, "events", EVENT_FIELDS, rows, records)
-                )
-                imported += len(refs)
-                skipped += len(fresh) - len(refs)
-        self._wrote(added)
-        return ImportResult(imported, skipped)
+        return import_sessions(self, sessions)
 
     def prune(self, before: datetime, *, dry_run: bool = False) -> PruneResult:
         """Sealed first: the chain keeps each pruned record's leaf, marked ``pruned``."""
@@ -317,7 +277,7 @@ class SQLStore(Closing):
             damaged: list[Damage] = []
             bad_events: dict[int, tuple[str, str]] = {}
             found = session_dicts([row], damaged)
-            found = attach_events(found, event_dicts(events, bad_events), bad_events, damaged)
+            found = attach_events(found, timelines(events, bad_events), bad_events, damaged)
             if damaged:
                 raise damaged[0].error(self.location)
             return found[0][1]
@@ -331,21 +291,20 @@ class SQLStore(Closing):
 
         def work(conn: Connection) -> tuple[list[dict[str, Any]], list[Damage]]:
             damaged: list[Damage] = []
-            rows = conn.execute(statement, (*params, d.limit(query.limit))).fetchall()
-            with no_gc():
-                found = session_dicts(rows, damaged)
+            rows = conn.execute(statement, (*params, d.limit(query.limit)))
+            found = session_dicts(rows.fetchall(), damaged)  # the rows freed once read
             if query.with_events and found:
                 # By the ids found, not the query again: sessions started meanwhile stay out.
-                events = conn.execute(self.sql.timelines, (d.array([ref for ref, _ in found]),))
+                ids = d.array([ref for ref, _ in found])
+                events = conn.execute(self.sql.timelines, (ids,)).fetchall()
                 bad_events: dict[int, tuple[str, str]] = {}
-                with no_gc():
-                    found = attach_events(
-                        found, event_dicts(events, bad_events), bad_events, damaged
-                    )
+                found = attach_events(found, timelines(events, bad_events), bad_events, damaged)
             return [session for _, session in found], damaged
 
-        sessions, damaged = d.read(work)
-        warn_damaged(damaged, self.location)
+        with no_gc():  # rows and dicts by the thousand, none of them in a cycle
+            sessions, damaged = d.read(work)
+        if damaged:  # (an empty loop would allocate its iterator, and start a collection)
+            warn_damaged(damaged, self.location)
         return sessions
 
     def statistics(self, since: datetime | None) -> dict[str, Any]:
@@ -376,7 +335,7 @@ class SQLStore(Closing):
             # A range on the index rather than a list: no limit on parameters.
             events = conn.execute(self.sql.scan_events, (rows[0][0], rows[-1][0])).fetchall()
             bad_events: dict[int, tuple[str, str]] = {}
-            found = attach_events(found, event_dicts(events, bad_events), bad_events, damaged)
+            found = attach_events(found, timelines(events, bad_events), bad_events, damaged)
             last = rows[-1][0]
             if isinstance(last, bool) or not isinstance(last, int):  # only a damaged schema
                 raise CorruptStoreError(
