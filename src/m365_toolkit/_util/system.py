@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import socket
@@ -49,10 +50,36 @@ def detect_user() -> str:
     explicit = settings.user()
     if explicit:
         return explicit
+    return _login_name(*map(os.environ.get, _LOGIN_VARIABLES))
+
+
+# What getpass.getuser() reads, in its order; without them it reads the passwd database
+# (some 10 µs, on every session a process starts), so its answer is kept for each set of
+# their values.
+_LOGIN_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")
+
+
+@functools.lru_cache(maxsize=4)
+def _login_name(*variables: str | None) -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. in some containers
         return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+class ThisProcess:
+    """This process's pid, kept current across ``fork()``: ``os.getpid()`` is a system call,
+    and a store asks on every write whether its connection is this process's."""
+
+    pid = os.getpid()
+
+
+def _forked() -> None:
+    ThisProcess.pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 def hostname() -> str:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..store._journal import Record
 
 _PROVIDER_IN_SOURCE = re.compile(r"\(([\w.-]+)/")
+_sorted_json = json.JSONEncoder(sort_keys=True).encode  # json.dumps(sort_keys=True), made once
 _FAILED = ("error", "cancelled")
 
 
@@ -45,7 +46,7 @@ def session_attributes(session: Mapping[str, Any]) -> dict[str, Any]:
         names.SESSION_ID: session["session_id"],
         names.USER_ID: session.get("user") or "unknown",
         names.OPERATION_TYPE: session.get("operation_type") or "general",
-        names.METADATA: json.dumps(session.get("metadata") or {}, sort_keys=True),
+        names.METADATA: _sorted_json(session.get("metadata") or {}),
     }
     if session.get("host"):
         attributes[names.HOST] = session["host"]
@@ -58,7 +59,7 @@ def event_attributes(event: Event) -> dict[str, Any]:
     """A span event's attributes: the description and the data (redacted at entry)."""
     attributes: dict[str, Any] = {names.EVENT_DESCRIPTION: event.description}
     if event.data:
-        attributes[names.EVENT_DATA] = json.dumps(event.data, sort_keys=True)
+        attributes[names.EVENT_DATA] = _sorted_json(event.data)
     if event.seq is not None:
         attributes[names.SEQ] = event.seq
     return attributes

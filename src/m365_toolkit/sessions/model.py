@@ -281,9 +281,10 @@ class Session:
         end = self._end_time if self._end_time is not None else self._clock()
         return end - self.start_time
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, events: bool = True) -> dict[str, Any]:
         """The guide's storage format, plus ``host``, ``pid`` and (when known) ``process``
-        (what tells the process apart from a later one with the same pid) and ``cost``."""
+        (what tells the process apart from a later one with the same pid) and ``cost``;
+        without the ``events`` key when ``events`` is false."""
         out: dict[str, Any] = {
             "session_id": self.session_id,
             "user": self.user,
@@ -295,8 +296,9 @@ class Session:
             "duration_seconds": self._duration_seconds,
             "host": self.host,
             "pid": self.pid,
-            "events": [event.to_dict() for event in self.events],
         }
+        if events:
+            out["events"] = [event.to_dict() for event in self.events]
         if self.process is not None:
             out["process"] = self.process
         if self.cost is not None:

@@ -37,7 +37,7 @@ log = logging.getLogger("m365_toolkit.store")
 RecordKind = Literal["start", "event", "complete", "cost"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Record:
     """One stored record, as listeners see it after its commit.
 
@@ -62,6 +62,31 @@ class Record:
     session: Mapping[str, Any] | None = None
     cost: CostRecord | None = None
 
+    def __init__(
+        self,
+        seq: int,
+        kind: RecordKind,
+        session_id: str | None,
+        timestamp: datetime,
+        event: Event | None = None,
+        session: Mapping[str, Any] | None = None,
+        cost: CostRecord | None = None,
+    ) -> None:
+        # Set through the slots, as Event does: a frozen dataclass's own __init__ costs
+        # twice as much, once per record a listener hears.
+        _set_seq(self, seq)
+        _set_kind(self, kind)
+        _set_session_id(self, session_id)
+        _set_timestamp(self, timestamp)
+        _set_event(self, event)
+        _set_session(self, session)
+        _set_cost(self, cost)
+
+
+_set_seq, _set_kind, _set_session_id, _set_timestamp, _set_event, _set_session, _set_cost = (
+    Record.__dict__[name].__set__
+    for name in ("seq", "kind", "session_id", "timestamp", "event", "session", "cost")
+)
 
 Listener = Callable[[Record], None]
 
@@ -89,18 +114,20 @@ _UNHEARD = _Unheard()
 class _Heard:
     """One transaction whose records go to the listeners once it has committed."""
 
+    __slots__ = ("_journal", "_records", "_token")
+
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
         self._records: list[Record] = []
         with journal._state:
-            self._token = next(journal._tokens)
-            journal._open.add(self._token)
+            self._token = token = next(journal._tokens)
+            journal._open.add(token)
 
     def __enter__(self) -> list[Record]:
         return self._records
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        self._journal._end(self._token, [] if exc_type is not None else self._records)
+        self._journal._end(self._token, self._records if exc_type is None else [])
 
 
 class Journal:
@@ -142,9 +169,28 @@ class Journal:
     def _end(self, token: int, records: list[Record]) -> None:
         with self._state:
             self._open.discard(token)
-            if records:
-                records.sort(key=lambda record: record.seq)
+            if not records:
+                if not self._ready:  # nothing waited for this transaction to end
+                    return
+                alone = False
+            elif not self._open and not self._ready and self._delivering.acquire(blocking=False):
+                # The common case, one writer: nothing open may hold a lower number and
+                # nothing waits, so these records go out now, with no batch to queue.
+                alone = True
+            else:
+                alone = False
+                records.sort(key=_seq)
                 heapq.heappush(self._ready, _Batch(records[0].seq, records, frozenset(self._open)))
+        if alone:
+            try:
+                if len(records) > 1:
+                    records.sort(key=_seq)
+                for record in records:
+                    self._deliver(record)
+            finally:
+                self._delivering.release()
+            if not self._ready:  # a batch queued meanwhile found us delivering: ours to send
+                return
         self._drain()
 
     def _next(self) -> _Batch | None:
@@ -176,20 +222,19 @@ class Journal:
                 )
 
 
+def _seq(record: Record) -> int:
+    return record.seq
+
+
 def record_maker(
     session: Session | str, event: Event, kind: RecordKind, **extra: Any
 ) -> Callable[[int], Record]:
-    """What makes the record of an event once its number is known (called only when a
+    """What makes the record of an event once its number is known (made only when a
     listener will hear it, so a write nobody listens to builds nothing)."""
-
-    def make(seq: int) -> Record:
-        fields: dict[str, Any] | None = extra or None
-        if kind == "start" and isinstance(session, Session):
-            fields = session.to_dict()
-            fields.pop("events")
-        session_id = session if isinstance(session, str) else session.session_id
-        return Record(
-            seq, kind, session_id, event.timestamp, event=with_seq(event, seq), session=fields
-        )
-
-    return make
+    if isinstance(session, str):
+        session_id, fields = session, extra or None
+    else:
+        session_id = session.session_id
+        fields = session.to_dict(events=False) if kind == "start" else extra or None
+    timestamp = event.timestamp
+    return lambda seq: Record(seq, kind, session_id, timestamp, with_seq(event, seq), fields)

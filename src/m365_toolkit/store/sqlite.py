@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -13,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .._util.system import format_time, parse_time
+from .._util.system import ThisProcess, format_time, parse_time
 from ..errors import ConfigError, CorruptStoreError, StoreError
 from ._sqlite_file import APPLICATION_ID as APPLICATION_ID  # re-exported: tests and tools
 from ._sqlite_file import SCHEMA_VERSION as SCHEMA_VERSION
@@ -104,7 +103,7 @@ class SQLiteDialect(SQLiteFile, Dialect):
     def connect(self) -> sqlite3.Connection:
         """This thread's connection (a new one after a fork)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
+        if conn is not None and self._local.pid == ThisProcess.pid:
             return conn
         with self._mapped():
             # A store this user may not write is opened read-only, so it can still be queried
@@ -120,7 +119,7 @@ class SQLiteDialect(SQLiteFile, Dialect):
             for pragma in CONNECTION_PRAGMAS:
                 conn.execute(pragma)
         local = self._local
-        local.conn, local.pid = conn, os.getpid()
+        local.conn, local.pid = conn, ThisProcess.pid
         # A write's context managers, made once per connection: they hold no state of their own.
         local.writes = (_Transaction(self, conn, "BEGIN IMMEDIATE"), _Transaction(self, conn, None))
         with self._lock:
@@ -198,14 +197,14 @@ class SQLiteDialect(SQLiteFile, Dialect):
     def transaction(self) -> AbstractContextManager[Connection]:
         """Takes the write lock up front (``BEGIN IMMEDIATE``), so it never fails half-way."""
         local = self._local
-        if getattr(local, "pid", None) != os.getpid():
+        if getattr(local, "pid", None) != ThisProcess.pid:
             self.connect()
         begin: _Transaction = local.writes[0]
         return begin
 
     def statement(self) -> AbstractContextManager[Connection]:
         local = self._local
-        if getattr(local, "pid", None) != os.getpid():
+        if getattr(local, "pid", None) != ThisProcess.pid:
             self.connect()
         alone: _Transaction = local.writes[1]
         return alone
