@@ -1,6 +1,8 @@
 """What OpenTelemetry export costs: lifecycles per second with live export on (SDK + batch
 processor + OTLP/HTTP exporter to a receiver on loopback) vs off, in the same run, and replay
-throughput over a store of stored sessions (spans per second).
+throughput over a store of stored sessions (spans per second). Two more modes in the same
+rounds tell the cost apart: the API alone (no SDK: what the toolkit itself does per record)
+and the SDK with its batch processor and an exporter that drops every batch (no encoding).
 
     python bench/bench_otel.py [--lifecycles 2000] [--sessions 100000]
 """
@@ -13,11 +15,12 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,6 +67,13 @@ def lifecycles(manager: SessionManager, count: int) -> float:
     return count / (time.perf_counter() - began)
 
 
+class NullExporter(SpanExporter):
+    """Takes every batch and drops it: what the SDK and its batch processor cost alone."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lifecycles", type=int, default=2000)
@@ -72,26 +82,38 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_otel_"))
     with Collector() as receiver:
-        provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(receiver.endpoint)))
-        rates: dict[str, list[float]] = {"on": [], "off": []}
-        with (
-            SessionManager(folder / "off.db", otel=False) as off,
-            SessionManager(folder / "on.db", otel=provider) as on,
-        ):
-            lifecycles(off, 100), lifecycles(on, 100)  # warm up
-            for _ in range(args.rounds):  # interleaved, so load on the machine hits both
-                rates["off"].append(lifecycles(off, args.lifecycles))
-                rates["on"].append(lifecycles(on, args.lifecycles))
-        provider.shutdown()
-        best = {mode: max(values) for mode, values in rates.items()}
-        median = {mode: statistics.median(values) for mode, values in rates.items()}
+        null, otlp = TracerProvider(), TracerProvider()
+        null.add_span_processor(BatchSpanProcessor(NullExporter()))
+        otlp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(receiver.endpoint)))
+        modes: dict[str, bool | TracerProvider] = {
+            "off": False,
+            "API only (no SDK): the toolkit's own work": True,
+            "SDK + batch processor, exporter that drops": null,
+            "SDK + batch processor + OTLP/HTTP exporter": otlp,
+        }
+        managers = {mode: SessionManager(folder / f"{n}.db", otel=otel)
+                    for n, (mode, otel) in enumerate(modes.items())}  # fmt: skip
+        try:
+            for manager in managers.values():
+                lifecycles(manager, 100)  # warm up
+            rates: dict[str, list[float]] = {mode: [] for mode in managers}
+            for _ in range(args.rounds):  # interleaved, so load on the machine hits all
+                for mode, manager in managers.items():
+                    rates[mode].append(lifecycles(manager, args.lifecycles))
+        finally:
+            for manager in managers.values():
+                manager.close()
+        for provider in (null, otlp):
+            provider.shutdown()
         print(f"bench_otel: best of {args.rounds} interleaved rounds of {args.lifecycles}")
-        print(
-            f"lifecycles/s  live export on {best['on']:,.0f}  off {best['off']:,.0f}  "
-            f"ratio {best['on'] / best['off']:.2f} (median {median['on'] / median['off']:.2f})"
-            "  goal >= 0.85"
-        )
+        print(f"{'live export':<44} {'lifecycles/s':>12} {'vs off (median)':>16} {'µs added':>9}")
+        best_off, median_off = max(rates["off"]), statistics.median(rates["off"])
+        for mode, values in rates.items():
+            best, median = max(values), statistics.median(values)
+            added = (1 / best - 1 / best_off) * 1e6
+            goal = "  goal >= 0.85" if modes[mode] is otlp else ""
+            print(f"{mode:<44} {best:>12,.0f} {best / best_off:>8.2f} ({median / median_off:.2f})"
+                  f" {added:>9.0f}{goal}")  # fmt: skip
         print(f"spans received by the collector: {receiver.received():,}")
     store = folder / "replay.db"
     with SessionManager(store) as manager:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from m365_toolkit import SessionManager
 from m365_toolkit.cli import cli
@@ -144,6 +145,32 @@ def test_live_export_works_on_the_global_provider_with_no_sdk_configured(tmp_pat
         with manager.session("security_audit") as session:
             session.add_event("progress", "step")
         assert len(manager.get_session(session.session_id).events) == 3
+
+
+def test_sampled_out_sessions_send_nothing_and_their_cost_spans_follow_them(tmp_path, clock):
+    # A sampler keeping about half the traces: each session is sent whole, with its events
+    # and cost spans, or not at all; the trail keeps every session either way.
+    with Receiver() as receiver:
+        provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5)))
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(receiver.endpoint)))
+        with SessionManager(tmp_path / "s.db", clock=clock, otel=provider) as manager:
+            ids = []
+            for _ in range(40):
+                with manager.session("security_audit") as session:
+                    session.add_event("progress", "step", {"n": 1})
+                    GPT5CostTracker(session_id=session.session_id, manager=manager, clock=clock) \
+                        .track_request("gpt-5", prompt_tokens=10, completion_tokens=5)  # fmt: skip
+                ids.append(session.session_id)
+            assert manager.get_statistics(days=None)["total_sessions"] == 40
+        provider.shutdown()
+        sessions = [s for s in receiver.spans if s.name == "security_audit"]
+        assert 0 < len(sessions) < 40  # 40 fair coins: all one side has odds 2 in 10^12
+        spans = receiver.wait_for(2 * len(sessions))
+    sent = {attributes(s)["session.id"] for s in spans if s.name == "security_audit"}
+    chats = [s for s in spans if s.name == "chat gpt-5"]
+    assert {attributes(c)["session.id"] for c in chats} == sent <= set(ids)
+    assert all([e.name for e in s.events] == ["start", "progress", "complete"]
+               for s in spans if s.name == "security_audit")  # fmt: skip
 
 
 WRITER = """

@@ -160,17 +160,21 @@ class LiveExporter:
             span = self._spans.get(record.session_id)  # type: ignore[assignment]
         if span is None:
             return
-        event = record.event
-        span.add_event(event.type, event_attributes(event), nanoseconds(event.timestamp))
+        # A span sampled out (or of no SDK) records nothing: its attributes are not built.
+        recording = span.is_recording()
+        if recording:
+            event = record.event
+            span.add_event(event.type, event_attributes(event), nanoseconds(event.timestamp))
         if record.kind == "complete":
             assert record.session is not None
-            status = str(record.session["status"])
-            span.set_attribute(names.STATUS, status)
-            span.set_attribute(names.DURATION, float(record.session["duration_seconds"]))
-            if failed(status):
-                span.set_status(self._trace.StatusCode.ERROR, f"session ended with {status}")
             with self._lock:
                 self._spans.pop(record.session_id, None)
+            if recording:
+                status = str(record.session["status"])
+                span.set_attribute(names.STATUS, status)
+                span.set_attribute(names.DURATION, float(record.session["duration_seconds"]))
+                if failed(status):
+                    span.set_status(self._trace.StatusCode.ERROR, f"session ended with {status}")
             span.end(nanoseconds(record.session["end_time"]))
 
     def _cost(self, cost: CostRecord) -> None:
