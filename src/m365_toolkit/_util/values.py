@@ -221,12 +221,14 @@ def _clean_dict(
     for key, item in value.items():
         if type(key) is not str and not isinstance(key, str):
             raise SerializationError(f"{path} key {key!r}", key)
-        _text(key, f"{path} key {key!r}")
+        if not key.isascii():  # the key path is built only for text that may need it
+            _text(key, f"{path} key {key!r}")
         kind = type(item)
         # Plain scalars are handled inline: most values are, and their key path is only
         # worth building for an error.
         if kind is str:
-            _text(item, f"{path}[{key!r}]")
+            if not item.isascii():
+                _text(item, f"{path}[{key!r}]")
             cleaned[key] = REDACTED if is_secret_key(key) else redact_text(item)
         elif item is None or kind is bool:
             cleaned[key] = item
@@ -315,7 +317,11 @@ def _clean(value: Any, path: str, depth: int, open_: set[int]) -> Any:
 
 def to_json(value: dict[str, Any]) -> str:
     """Compact JSON text of a cleaned mapping, as the stores keep it."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else "{}"
+    return _compact(value) if value else "{}"
+
+
+# json.dumps with options builds a new encoder on every call: this one is built once.
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def require_name(value: object, what: str) -> str:
