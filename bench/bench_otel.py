@@ -97,9 +97,11 @@ def main() -> None:
             for manager in managers.values():
                 lifecycles(manager, 100)  # warm up
             rates: dict[str, list[float]] = {mode: [] for mode in managers}
-            for _ in range(args.rounds):  # interleaved, so load on the machine hits all
-                for mode, manager in managers.items():
-                    rates[mode].append(lifecycles(manager, args.lifecycles))
+            order = list(managers)
+            for round_ in range(args.rounds):  # interleaved, so load on the machine hits all,
+                turn = round_ % len(order)  # in an order turning by one each round
+                for mode in order[turn:] + order[:turn]:
+                    rates[mode].append(lifecycles(managers[mode], args.lifecycles))
         finally:
             for manager in managers.values():
                 manager.close()

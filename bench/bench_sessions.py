@@ -443,11 +443,15 @@ def timed(run: Callable[[], object]) -> float:
 
 
 def interleave(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
-    """Call each run once per round, in turn; collect the seconds each reports."""
+    """Call each run once per round, in turn; collect the seconds each reports. The order
+    turns by one each round, so that each run follows each other equally often: a run
+    right after the big store's shares the disk with the write-back of its pages."""
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            times[name].append(run())
+    names = list(runs)
+    for round_ in range(rounds):
+        turn = round_ % len(names)
+        for name in names[turn:] + names[:turn]:
+            times[name].append(runs[name]())
     return times
 
 
