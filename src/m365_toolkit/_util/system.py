@@ -50,7 +50,7 @@ def detect_user() -> str:
     explicit = settings.user()
     if explicit:
         return explicit
-    return _login_name(*map(os.environ.get, _LOGIN_VARIABLES))
+    return _login_name(*map(settings.environment().get, _LOGIN_VARIABLES))
 
 
 # What getpass.getuser() reads, in its order; without them it reads the passwd database
