@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
-from itertools import compress
+from itertools import compress, islice
 from operator import is_not, ne
 from typing import Any
 
@@ -36,9 +36,10 @@ _fromiso = datetime.fromisoformat
 _DICT = frozenset((dict,))
 
 
-def sessions(rows: Sequence[Sequence[Any]]) -> list[tuple[int, dict[str, Any]]] | None:
+def sessions(rows: list[Sequence[Any]]) -> list[tuple[int, dict[str, Any]]] | None:
     """Session rows (``SESSION_COLUMNS``) as ``(row id, the guide's session dict)``, or
-    ``None`` if one of them is damaged."""
+    ``None`` if one of them is damaged (``rows`` is left as it was; otherwise emptied, as
+    by :func:`timelines`)."""
     if not rows:
         return []
     try:
@@ -61,16 +62,44 @@ def sessions(rows: Sequence[Sequence[Any]]) -> list[tuple[int, dict[str, Any]]] 
             return None
     except _FAILED:
         return None
+    del metadata  # its texts freed with the rows: their memory serves the dicts
+    rows.clear()
     columns = (ids, users, operations, values, starts, ends, statuses, durations, hosts, pids)
-    found = [
-        {"session_id": session_id, "user": user, "operation_type": operation,
-         "metadata": meta, "start_time": start, "end_time": end, "status": status,
-         "duration_seconds": duration, "host": host, "pid": pid}
-        for session_id, user, operation, meta, start, end, status, duration, host, pid
-        in zip(*columns, strict=True)
-    ]  # fmt: skip
-    _add_processes(found, processes)
+    shared = _process_copies(processes)
+    if shared is None:
+        found = [
+            {"session_id": session_id, "user": user, "operation_type": operation,
+             "metadata": meta, "start_time": start, "end_time": end, "status": status,
+             "duration_seconds": duration, "host": host, "pid": pid}
+            for session_id, user, operation, meta, start, end, status, duration, host, pid
+            in zip(*columns, strict=True)
+        ]  # fmt: skip
+        _add_processes(found, processes)
+    else:  # every session has one: built in with the rest, not added (which grows each dict)
+        found = [
+            {"session_id": session_id, "user": user, "operation_type": operation,
+             "metadata": meta, "start_time": start, "end_time": end, "status": status,
+             "duration_seconds": duration, "host": host, "pid": pid, "process": process}
+            for session_id, user, operation, meta, start, end, status, duration, host, pid,
+            process in zip(*columns, shared, strict=True)
+        ]  # fmt: skip
     return list(zip(refs, found, strict=True))
+
+
+def _process_copies(processes: tuple[Any, ...]) -> list[dict[str, Any]] | None:
+    """Each session's process identity, decoded, a copy of its own per session, when every
+    session has one of plain values (the common case; each distinct text decoded once);
+    ``None`` otherwise, for :func:`_add_processes`."""
+    decoded: dict[str, dict[str, Any]] = {}
+    for text in set(processes):
+        try:
+            value = json.loads(text)
+        except _FAILED:  # None (no identity) is a TypeError
+            return None
+        if type(value) is not dict or not all(map(_scalar, value.values())):
+            return None
+        decoded[text] = value
+    return list(map(dict.copy, map(decoded.__getitem__, processes)))
 
 
 def _add_processes(found: list[dict[str, Any]], processes: tuple[Any, ...]) -> None:
@@ -120,9 +149,10 @@ def timelines(rows: list[Sequence[Any]]) -> dict[Any, list[dict[str, Any]]] | No
             return None
         # The rows come ordered by session, so each session's events are one run of rows:
         # these are the rows where the next run starts.
-        starts = list(compress(range(1, len(refs)), map(ne, refs, refs[1:])))
+        starts = list(compress(range(1, len(refs)), map(ne, refs, islice(refs, 1, None))))
     except _FAILED:
         return None
+    del data  # its texts freed with the rows, before the dicts are made
     rows.clear()
     events = [
         {"timestamp": timestamp, "type": kind, "description": description, "data": value,
@@ -139,9 +169,9 @@ def timelines(rows: list[Sequence[Any]]) -> dict[Any, list[dict[str, Any]]] | No
     return found
 
 
-def _objects(texts: tuple[Any, ...]) -> tuple[Any, ...] | None:
+def _objects(texts: tuple[Any, ...]) -> list[Any] | None:
     """JSON texts decoded, in one parser call; ``None`` unless each is one JSON object."""
-    values = json.loads("[" + ",".join(texts) + "]")
+    values: list[Any] = json.loads("[" + ",".join(texts) + "]")
     if len(values) != len(texts) or not _DICT.issuperset(map(type, values)):
         return None  # text like `1,2` parses as two values
-    return tuple(values)
+    return values

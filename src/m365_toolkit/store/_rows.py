@@ -200,7 +200,8 @@ def _json_reason(value: Any) -> str:
 def session_dicts(
     rows: Iterable[Sequence[Any]], damaged: list[Damage] | None = None
 ) -> list[tuple[int, dict[str, Any]]]:
-    """Session rows (``SESSION_COLUMNS``) as ``(row id, the guide's session dict)``.
+    """Session rows (``SESSION_COLUMNS``) as ``(row id, the guide's session dict)``. A list
+    of rows may be emptied on the way.
 
     A row that damage made unreadable is left out and, with ``damaged``, noted there.
     """
@@ -280,6 +281,32 @@ def timelines(
             found.setdefault(ref, []).append(event)
         elif damaged is not None:
             damaged.setdefault(ref, (f"{problem[0]} (seq {event['seq']})", problem[1]))
+    return found
+
+
+FETCH_ROWS = 1024  # event rows decoded at a time: see read_timelines
+
+
+def read_timelines(
+    cursor: Any, damaged: dict[int, tuple[str, str]] | None = None
+) -> dict[Any, list[dict[str, Any]]]:
+    """:func:`timelines` of all the rows of a query's ``cursor``, fetched and decoded
+    :data:`FETCH_ROWS` at a time.
+
+    Each batch is decoded while its rows are fresh in the CPU's cache, and freed before the
+    next is fetched: the memory of its rows serves the next one's, where reading them all
+    first would ask the system for megabytes of new pages on every history. The rows come
+    ordered by session, so only a session's run of events that crosses a batch's start is
+    found in two batches; its two parts are joined.
+    """
+    found: dict[Any, list[dict[str, Any]]] = {}
+    while rows := cursor.fetchmany(FETCH_ROWS):
+        part = timelines(rows, damaged)
+        if found and part:
+            first = next(iter(part))
+            if first in found:
+                found[first] += part.pop(first)
+        found.update(part)
     return found
 
 

@@ -25,7 +25,15 @@ from ..sessions.query import SessionQuery, statistics_from_groups
 from . import SCAN_BATCH, Finished, ImportResult, PruneResult, StoreCounts
 from ._journal import Journal, Listener, Record, RecordKind, record_maker
 from ._notes import NoteMaker
-from ._rows import Damage, attach_events, no_gc, session_dicts, timelines, warn_damaged
+from ._rows import (
+    Damage,
+    attach_events,
+    no_gc,
+    read_timelines,
+    session_dicts,
+    timelines,
+    warn_damaged,
+)
 from ._rules import check_batch, duplicate_session
 from ._statements import Statements
 from .chain import SealResult, Sink, Verification
@@ -296,9 +304,10 @@ class SQLStore(Closing):
             if query.with_events and found:
                 # By the ids found, not the query again: sessions started meanwhile stay out.
                 ids = d.array([ref for ref, _ in found])
-                events = conn.execute(self.sql.timelines, (ids,)).fetchall()
+                events = conn.execute(self.sql.timelines, (ids,))
                 bad_events: dict[int, tuple[str, str]] = {}
-                found = attach_events(found, timelines(events, bad_events), bad_events, damaged)
+                found = attach_events(found, read_timelines(events, bad_events), bad_events,
+                                      damaged)  # fmt: skip
             return [session for _, session in found], damaged
 
         with no_gc():  # rows and dicts by the thousand, none of them in a cycle
@@ -331,12 +340,12 @@ class SQLStore(Closing):
             if not rows:
                 return None, [], []
             damaged: list[Damage] = []
-            found = session_dicts(rows, damaged)
+            first, last = rows[0][0], rows[-1][0]
+            found = session_dicts(rows, damaged)  # (which may empty ``rows``)
             # A range on the index rather than a list: no limit on parameters.
-            events = conn.execute(self.sql.scan_events, (rows[0][0], rows[-1][0])).fetchall()
+            events = conn.execute(self.sql.scan_events, (first, last))
             bad_events: dict[int, tuple[str, str]] = {}
-            found = attach_events(found, timelines(events, bad_events), bad_events, damaged)
-            last = rows[-1][0]
+            found = attach_events(found, read_timelines(events, bad_events), bad_events, damaged)
             if isinstance(last, bool) or not isinstance(last, int):  # only a damaged schema
                 raise CorruptStoreError(
                     f"The session store {self.location!r} is corrupt: its row ids are not "
