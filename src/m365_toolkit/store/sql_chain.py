@@ -77,27 +77,33 @@ class SQLChain:
             "k.reasoning_tokens, k.input_cost, k.cached_cost, k.output_cost, k.total_cost, "
             "k.price_source, k.metadata"
         )
-        last = "(SELECT max(f.seq) FROM events f WHERE f.session = e.session)"
         self.meta = "SELECT store_id, sealed_through FROM chain_meta"
         self.head = "SELECT pos, link FROM chain ORDER BY pos DESC LIMIT 1"
         self.last_checkpoint = (
             "SELECT pos, outcome FROM chain WHERE kind = 'checkpoint' ORDER BY ref DESC LIMIT 1"
         )
-        # A record's kind follows from where it stands: the first event of its session is
-        # its start; the last event of a finished session closes it (and carries the outcome).
+        # Unsealed records: the rows in the range, each session they belong to once, and
+        # the refs already chained in the range (none, unless the range was put back), which
+        # are left out. A record's kind follows from where it stands: the first event of its
+        # session is its start; the last event of a finished session closes it (and carries
+        # the outcome). An event whose session row is gone is not sealed (verify reports it).
         self.unsealed_events = q(
-            f"SELECT {event}, "
-            "e.seq = (SELECT min(f.seq) FROM events f WHERE f.session = e.session), "
-            f"s.status <> 'active' AND e.seq = {last}, {session}, s.status, "
-            f"{d.iso('s.end_time')}, s.duration_seconds "
-            "FROM events e JOIN sessions s ON s.id = e.session WHERE e.seq > ? AND e.seq <= ? "
-            f"AND NOT EXISTS (SELECT 1 FROM chain c WHERE c.kind IN {_EVENT_KINDS} "
-            "AND c.ref = e.seq) ORDER BY e.seq LIMIT ?"
+            f"SELECT e.seq, e.session, {d.iso('e.timestamp')}, e.type, e.description, e.data "
+            "FROM events e WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?"
+        )
+        self.unsealed_sessions = q(
+            "SELECT s.id, s.session_id, (SELECT min(f.seq) FROM events f WHERE f.session = s.id), "
+            "CASE WHEN s.status <> 'active' THEN "
+            "(SELECT max(f.seq) FROM events f WHERE f.session = s.id) END, "
+            f"{session}, s.status, {d.iso('s.end_time')}, s.duration_seconds FROM sessions s "
+            "WHERE s.id IN (SELECT e.session FROM events e WHERE e.seq > ? AND e.seq <= ?)"
         )
         self.unsealed_costs = q(
-            f"SELECT {cost} FROM costs k WHERE k.seq > ? AND k.seq <= ? AND NOT EXISTS "
-            "(SELECT 1 FROM chain c WHERE c.kind = 'cost' AND c.ref = k.seq) "
-            "ORDER BY k.seq LIMIT ?"
+            f"SELECT {cost} FROM costs k WHERE k.seq > ? AND k.seq <= ? ORDER BY k.seq LIMIT ?"
+        )
+        self.chained = q(
+            "SELECT kind = 'cost', ref FROM chain "
+            "WHERE kind IN ('start', 'event', 'complete', 'cost') AND ref > ? AND ref <= ?"
         )
         self.set_sealed = q("UPDATE chain_meta SET sealed_through = ?")
         self.walk = (
@@ -152,13 +158,13 @@ class SQLChain:
         size = int(head[0]) + 1 if head is not None else 0
         link = bytes(head[1]) if head is not None else genesis(store_id)
         high = int(conn.execute(d.high_water).fetchone()[0])
-        sealed, cursor = 0, int(through)
+        sealed, cursor, sha256 = 0, int(through), hashlib.sha256
         while cursor < high:
             found, cursor = self._unsealed(conn, cursor, high)
             rows = []
-            for seq, kind, record, outcome, plain in found:
-                leaf = leaf_hash(record, plain=plain)
-                link = link_hash(link, leaf)
+            for seq, kind, body, outcome in found:
+                leaf = sha256(b"\x00" + body).digest()
+                link = sha256(b"\x01" + link + leaf).digest()
                 rows.append((size, kind, seq, leaf, link, False, outcome))
                 size += 1
             if rows:
@@ -207,20 +213,39 @@ class SQLChain:
 
     def _unsealed(
         self, conn: Connection, after: int, high: int
-    ) -> tuple[list[tuple[int, str, dict[str, Any], str | None, bool]], int]:
-        """The next unchained records above ``after`` in sequence order, and the number up
-        to which they are complete."""
+    ) -> tuple[list[tuple[int, str, bytes, str | None]], int]:
+        """The next unchained records above ``after`` in sequence order, as ``(seq, kind,
+        canonical bytes, outcome)``, and the number up to which they are complete. Their bytes
+        come from verify's fast path where it answers (:mod:`._leaves`), else from the record
+        rebuilt: the very bytes either way (``tests/integrity/test_leaves.py``)."""
         events = conn.execute(self.unsealed_events, (after, high, BATCH)).fetchall()
         costs = conn.execute(self.unsealed_costs, (after, high, BATCH)).fetchall()
         bound = high
         for rows in (events, costs):
             if len(rows) == BATCH:  # more may follow: only numbers below both ends are complete
                 bound = min(bound, int(rows[-1][0]))
-        items = [(int(row[0]), *_unsealed_event(row)) for row in events if row[0] <= bound]
+        chained: tuple[set[int], set[int]] = (set(), set())  # events', costs'
+        for is_cost, ref in conn.execute(self.chained, (after, bound)).fetchall():
+            chained[bool(is_cost)].add(int(ref))
+        sessions = {}
+        if events:
+            found = conn.execute(self.unsealed_sessions, (after, bound)).fetchall()
+            sessions = {row[0]: row[1:] for row in found}
+        leaves, items = Leaves(), []
+        for row in events:
+            seq = row[0]
+            if seq > bound:
+                break
+            session = sessions.get(row[1])
+            if session is not None and seq not in chained[0]:
+                items.append(_event_item(row, session, leaves))
         for row in costs:
-            if row[0] <= bound:
-                decoded = Decoded()
-                items.append((int(row[0]), "cost", _cost(row, decoded), None, decoded.plain))
+            if row[0] <= bound and row[0] not in chained[1]:
+                body = leaves.cost(row)
+                if body is None:
+                    decoded = Decoded()
+                    body = canonical(_cost(row, decoded), plain=decoded.plain)
+                items.append((int(row[0]), "cost", body, None))
         items.sort(key=lambda item: item[0])
         return items, bound
 
@@ -322,6 +347,25 @@ def _blob(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     return str(value).encode("utf-8", "backslashreplace")
+
+
+def _event_item(
+    row: Sequence[Any], session: Sequence[Any], leaves: Leaves
+) -> tuple[int, str, bytes, str | None]:
+    """An unsealed event (its row and its session's, see ``SQLChain.unsealed_events`` and
+    ``unsealed_sessions``) as ``_unsealed`` gives it."""
+    seq = row[0]
+    kind = "start" if seq == session[1] else "complete" if seq == session[2] else "event"
+    closes = seq == session[2]
+    outcome = outcome_text(*session[10:13]) if closes else None
+    columns = (seq, session[0], *row[2:6], *session[3:10])
+    body = leaves.event(kind, outcome, columns)
+    if body is None:
+        kind, record, outcome, plain = _unsealed_event(
+            (*columns[:6], seq == session[1], closes, *session[3:13])
+        )
+        body = canonical(record, plain=plain)
+    return int(seq), kind, body, outcome
 
 
 def _unsealed_event(row: Sequence[Any]) -> tuple[str, dict[str, Any], str | None, bool]:
