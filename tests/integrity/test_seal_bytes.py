@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from m365_toolkit.sessions.model import Event, Status
 from m365_toolkit.store import Store, open_store
 from m365_toolkit.store._canonical import canonical
+from m365_toolkit.store._records import outcome, outcome_text
 from m365_toolkit.store.chain import ChainRow
 from m365_toolkit.store.sql_chain import BATCH
 from tests.store.test_contract import T0, complete, cost, event, new_session
@@ -119,3 +122,16 @@ def test_an_event_whose_session_row_is_gone_is_left_unchained(tmp_path):
         assert store.seal().sealed == 1
         result = store.verify()
     assert [b.kind.value for b in result.breaks] == ["INSERTED"]
+
+
+@settings(max_examples=1500)
+@given(
+    st.text(st.characters(codec="utf-8"))
+    | st.sampled_from(["success", "error", "cancelled", "active"])
+    | st.none(),
+    st.text() | st.sampled_from(["2026-11-02T09:00:02.000000+00:00"]) | st.none(),
+    st.floats() | st.integers(min_value=-(2**60), max_value=2**60) | st.text() | st.none(),
+)
+def test_an_outcome_written_out_directly_is_the_canonical_text(status, end_time, duration):
+    expected = canonical(outcome(status, end_time, duration)).decode("utf-8")
+    assert outcome_text(status, end_time, duration) == expected
