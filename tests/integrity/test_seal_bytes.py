@@ -21,7 +21,7 @@ from m365_toolkit.store import Store, open_store
 from m365_toolkit.store._canonical import canonical
 from m365_toolkit.store._records import outcome, outcome_text
 from m365_toolkit.store.chain import ChainRow
-from m365_toolkit.store.sql_chain import BATCH
+from m365_toolkit.store.sql_unsealed import BATCH
 from tests.store.test_contract import T0, complete, cost, event, new_session
 
 HOSTILE = '"\\\n\t\x01\x1f\x7f\u2028\u2029</script>é€\U0001f600'

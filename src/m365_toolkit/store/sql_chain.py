@@ -11,8 +11,8 @@ Sealing runs in one write transaction that no writer can interleave with:
 
 So after a seal every record numbered up to ``chain_meta.sealed_through`` is in the chain.
 A record in that range without a chain row was put there behind the store's back
-(``INSERTED``); records above it are the not-yet-sealed tail. Unsealed rows are found with
-``NOT EXISTS`` on ``(kind, ref)`` within the range, in sequence order.
+(``INSERTED``); records above it are the not-yet-sealed tail, read in sequence order by
+:mod:`.sql_unsealed` (leaving out any already chained).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .._util.system import format_time
 from ._canonical import canonical
 from ._leaves import Leaves
 from ._notes import NOTE_KINDS, NoteMaker, checkpoint_maker, due, fixed, ranges
-from ._records import Decoded, cost_record, event_record, outcome_text, session_fields
+from ._records import Decoded, event_record
 from ._records import outcome as outcome_of
 from ._signing import configured_key
 from ._statements import SUMS
@@ -44,11 +44,11 @@ from .chain import (
     note_record,
 )
 from .dialect import Connection
+from .sql_unsealed import Unsealed, cost_columns, cost_of, session_columns, session_of
 
 if TYPE_CHECKING:
     from .sql import SQLStore
 
-BATCH = 2000  # records read per query while sealing
 CHAIN_COLUMNS = ("pos", "kind", "ref", "leaf", "link", "pruned", "outcome")
 _EVENT_KINDS = "('start', 'event', 'complete')"
 # In prune's transaction, before its deletes: the chain keeps the leaves of what it deletes.
@@ -66,45 +66,15 @@ class SQLChain:
     def __init__(self, store: SQLStore) -> None:
         self._d = d = store.dialect
         q = store.sql.q
-        session = (
-            f"s.user_name, s.operation_type, s.metadata, {d.iso('s.start_time')}, s.host, "
-            "s.pid, s.process"
-        )
+        session = session_columns(d)
         event = f"e.seq, s.session_id, {d.iso('e.timestamp')}, e.type, e.description, e.data"
-        cost = (
-            f"k.seq, {d.iso('k.timestamp')}, k.session_id, k.user_name, k.operation_type, "
-            "k.model, k.request_type, k.input_tokens, k.cached_tokens, k.output_tokens, "
-            "k.reasoning_tokens, k.input_cost, k.cached_cost, k.output_cost, k.total_cost, "
-            "k.price_source, k.metadata"
-        )
+        cost = cost_columns(d)
         self.meta = "SELECT store_id, sealed_through FROM chain_meta"
         self.head = "SELECT pos, link FROM chain ORDER BY pos DESC LIMIT 1"
         self.last_checkpoint = (
             "SELECT pos, outcome FROM chain WHERE kind = 'checkpoint' ORDER BY ref DESC LIMIT 1"
         )
-        # Unsealed records: the rows in the range, each session they belong to once, and
-        # the refs already chained in the range (none, unless the range was put back), which
-        # are left out. A record's kind follows from where it stands: the first event of its
-        # session is its start; the last event of a finished session closes it (and carries
-        # the outcome). An event whose session row is gone is not sealed (verify reports it).
-        self.unsealed_events = q(
-            f"SELECT e.seq, e.session, {d.iso('e.timestamp')}, e.type, e.description, e.data "
-            "FROM events e WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?"
-        )
-        self.unsealed_sessions = q(
-            "SELECT s.id, s.session_id, (SELECT min(f.seq) FROM events f WHERE f.session = s.id), "
-            "CASE WHEN s.status <> 'active' THEN "
-            "(SELECT max(f.seq) FROM events f WHERE f.session = s.id) END, "
-            f"{session}, s.status, {d.iso('s.end_time')}, s.duration_seconds FROM sessions s "
-            "WHERE s.id IN (SELECT e.session FROM events e WHERE e.seq > ? AND e.seq <= ?)"
-        )
-        self.unsealed_costs = q(
-            f"SELECT {cost} FROM costs k WHERE k.seq > ? AND k.seq <= ? ORDER BY k.seq LIMIT ?"
-        )
-        self.chained = q(
-            "SELECT kind = 'cost', ref FROM chain "
-            "WHERE kind IN ('start', 'event', 'complete', 'cost') AND ref > ? AND ref <= ?"
-        )
+        self._unsealed = Unsealed(d, q)
         self.set_sealed = q("UPDATE chain_meta SET sealed_through = ?")
         self.walk = (
             f"SELECT c.pos, c.kind, c.ref, c.leaf, c.link, c.pruned, c.outcome, {event}, "
@@ -160,7 +130,7 @@ class SQLChain:
         high = int(conn.execute(d.high_water).fetchone()[0])
         sealed, cursor, sha256 = 0, int(through), hashlib.sha256
         while cursor < high:
-            found, cursor = self._unsealed(conn, cursor, high)
+            found, cursor = self._unsealed.read(conn, cursor, high)
             rows = []
             for seq, kind, body, outcome in found:
                 leaf = sha256(b"\x00" + body).digest()
@@ -210,44 +180,6 @@ class SQLChain:
         self.seal_in(conn, note, auto=False)
         if key is not None:
             self.seal_in(conn, checkpoint_maker(key), auto=False)
-
-    def _unsealed(
-        self, conn: Connection, after: int, high: int
-    ) -> tuple[list[tuple[int, str, bytes, str | None]], int]:
-        """The next unchained records above ``after`` in sequence order, as ``(seq, kind,
-        canonical bytes, outcome)``, and the number up to which they are complete. Their bytes
-        come from verify's fast path where it answers (:mod:`._leaves`), else from the record
-        rebuilt: the very bytes either way (``tests/integrity/test_leaves.py``)."""
-        events = conn.execute(self.unsealed_events, (after, high, BATCH)).fetchall()
-        costs = conn.execute(self.unsealed_costs, (after, high, BATCH)).fetchall()
-        bound = high
-        for rows in (events, costs):
-            if len(rows) == BATCH:  # more may follow: only numbers below both ends are complete
-                bound = min(bound, int(rows[-1][0]))
-        chained: tuple[set[int], set[int]] = (set(), set())  # events', costs'
-        for is_cost, ref in conn.execute(self.chained, (after, bound)).fetchall():
-            chained[bool(is_cost)].add(int(ref))
-        sessions = {}
-        if events:
-            found = conn.execute(self.unsealed_sessions, (after, bound)).fetchall()
-            sessions = {row[0]: row[1:] for row in found}
-        leaves, items = Leaves(), []
-        for row in events:
-            seq = row[0]
-            if seq > bound:
-                break
-            session = sessions.get(row[1])
-            if session is not None and seq not in chained[0]:
-                items.append(_event_item(row, session, leaves))
-        for row in costs:
-            if row[0] <= bound and row[0] not in chained[1]:
-                body = leaves.cost(row)
-                if body is None:
-                    decoded = Decoded()
-                    body = canonical(_cost(row, decoded), plain=decoded.plain)
-                items.append((int(row[0]), "cost", body, None))
-        items.sort(key=lambda item: item[0])
-        return items, bound
 
     # -- verifying ---------------------------------------------------------------------------
 
@@ -349,59 +281,6 @@ def _blob(value: Any) -> bytes:
     return str(value).encode("utf-8", "backslashreplace")
 
 
-def _event_item(
-    row: Sequence[Any], session: Sequence[Any], leaves: Leaves
-) -> tuple[int, str, bytes, str | None]:
-    """An unsealed event (its row and its session's, see ``SQLChain.unsealed_events`` and
-    ``unsealed_sessions``) as ``_unsealed`` gives it."""
-    seq = row[0]
-    kind = "start" if seq == session[1] else "complete" if seq == session[2] else "event"
-    closes = seq == session[2]
-    outcome = outcome_text(*session[10:13]) if closes else None
-    columns = (seq, session[0], *row[2:6], *session[3:10])
-    body = leaves.event(kind, outcome, columns)
-    if body is None:
-        kind, record, outcome, plain = _unsealed_event(
-            (*columns[:6], seq == session[1], closes, *session[3:13])
-        )
-        body = canonical(record, plain=plain)
-    return int(seq), kind, body, outcome
-
-
-def _unsealed_event(row: Sequence[Any]) -> tuple[str, dict[str, Any], str | None, bool]:
-    seq, session_id, timestamp, event_type, description, data, first, closes = row[:8]
-    kind = "start" if first else "complete" if closes else "event"
-    decoded = Decoded()
-    session = _session(row[8:15], decoded) if first else None
-    status, end_time, duration = row[15:18]
-    outcome = outcome_text(status, end_time, duration) if closes else None
-    record = event_record(
-        kind, session_id, (timestamp, event_type, description, decoded(data)), session,
-        decoded(outcome),
-    )  # fmt: skip
-    return kind, record, outcome, decoded.plain
-
-
-def _session(columns: Sequence[Any], decoded: Decoded) -> dict[str, Any]:
-    user, operation_type, metadata, start_time, host, pid, process = columns
-    return session_fields(
-        user, operation_type, decoded(metadata), start_time, host, pid, decoded(process)
-    )
-
-
-def _cost(row: Sequence[Any], decoded: Decoded) -> dict[str, Any]:
-    """The chained record of a cost row (``k.seq`` first, then the columns as stored: a
-    number coerced here could hide a change of type made behind the store's back)."""
-    (_, timestamp, session_id, user, operation_type, model, request_type, input_tokens,
-     cached, output, reasoning, input_cost, cached_cost, output_cost, total_cost, source,
-     metadata) = row  # fmt: skip
-    return cost_record(
-        timestamp, session_id, user, operation_type, model, request_type,
-        (input_tokens, cached, output, reasoning),
-        (input_cost, cached_cost, output_cost, total_cost), source, decoded(metadata),
-    )  # fmt: skip
-
-
 def _stored(
     row: ChainRow, columns: Sequence[Any]
 ) -> tuple[dict[str, Any] | None, str | None, bool]:
@@ -415,11 +294,11 @@ def _stored(
     if row.kind == "cost":
         if cost[0] is None:
             return None, None, False
-        return _cost(cost, decoded), cost[2], decoded.plain
+        return cost_of(cost, decoded), cost[2], decoded.plain
     if event[0] is None:
         return None, None, False
     _, session_id, timestamp, event_type, description, data = event
-    fields = _session(session, decoded) if row.kind == "start" else None
+    fields = session_of(session, decoded) if row.kind == "start" else None
     record = event_record(
         row.kind, session_id, (timestamp, event_type, description, decoded(data)), fields,
         decoded(row.outcome),
