@@ -22,6 +22,7 @@ from m365_toolkit.store._canonical import canonical
 from m365_toolkit.store._records import outcome, outcome_text
 from m365_toolkit.store.chain import ChainRow
 from m365_toolkit.store.sql_unsealed import BATCH
+from m365_toolkit.store.sqlite import ROWS_PER_INSERT
 from tests.store.test_contract import T0, complete, cost, event, new_session
 
 HOSTILE = '"\\\n\t\x01\x1f\x7f\u2028\u2029</script>é€\U0001f600'
@@ -135,3 +136,16 @@ def test_an_event_whose_session_row_is_gone_is_left_unchained(tmp_path):
 def test_an_outcome_written_out_directly_is_the_canonical_text(status, end_time, duration):
     expected = canonical(outcome(status, end_time, duration)).decode("utf-8")
     assert outcome_text(status, end_time, duration) == expected
+
+
+@pytest.mark.parametrize(
+    "count", [0, 1, ROWS_PER_INSERT - 1, ROWS_PER_INSERT, 2 * ROWS_PER_INSERT + 5]
+)
+def test_sqlite_inserts_many_rows_in_their_order(tmp_path, count):
+    with open_store(tmp_path / "sessions.db") as store:
+        d = store.dialect  # type: ignore[attr-defined]
+        rows = [(n, f"r{n}", None if n % 3 else b"\x00\xff") for n in range(count)]
+        with d.transaction() as conn:
+            conn.execute("CREATE TABLE bulk (n INTEGER, t TEXT, b BLOB)")
+            d.insert_rows(conn, "bulk", ("n", "t", "b"), rows)
+            assert conn.execute("SELECT n, t, b FROM bulk ORDER BY rowid").fetchall() == rows
