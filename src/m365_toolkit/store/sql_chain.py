@@ -49,7 +49,11 @@ from .sql_unsealed import Unsealed, cost_columns, cost_of, session_columns, sess
 if TYPE_CHECKING:
     from .sql import SQLStore
 
-CHAIN_COLUMNS = ("pos", "kind", "ref", "leaf", "link", "pruned", "outcome")
+# What a new chain row is given; ``pruned`` keeps its default (false). Hashes go in as
+# ``bytearray``: the type sqlite3 binds as a blob without its adaptation protocol (whose
+# failed lookups for ``bytes``, ``bool`` and ``None`` cost more than the rest of a row's
+# insert); PostgreSQL takes either.
+CHAIN_COLUMNS = ("pos", "kind", "ref", "leaf", "link", "outcome")
 _EVENT_KINDS = "('start', 'event', 'complete')"
 # In prune's transaction, before its deletes: the chain keeps the leaves of what it deletes.
 _PRUNED_ROWS = (
@@ -128,14 +132,22 @@ class SQLChain:
         size = int(head[0]) + 1 if head is not None else 0
         link = bytes(head[1]) if head is not None else genesis(store_id)
         high = int(conn.execute(d.high_water).fetchone()[0])
-        sealed, cursor, sha256 = 0, int(through), hashlib.sha256
+        sealed, cursor = 0, int(through)
+        # leaf_hash and link_hash inline, from hashers fed their prefix once: a copy is
+        # cheaper than a new OpenSSL hasher.
+        leaf_of, link_of = hashlib.sha256(b"\x00"), hashlib.sha256(b"\x01")
         while cursor < high:
             found, cursor = self._unsealed.read(conn, cursor, high)
             rows = []
             for seq, kind, body, outcome in found:
-                leaf = sha256(b"\x00" + body).digest()
-                link = sha256(b"\x01" + link + leaf).digest()
-                rows.append((size, kind, seq, leaf, link, False, outcome))
+                hasher = leaf_of.copy()
+                hasher.update(body)
+                leaf = hasher.digest()
+                hasher = link_of.copy()
+                hasher.update(link)
+                hasher.update(leaf)
+                link = hasher.digest()
+                rows.append((size, kind, seq, bytearray(leaf), bytearray(link), outcome))
                 size += 1
             if rows:
                 d.insert_rows(conn, "chain", CHAIN_COLUMNS, rows)
@@ -159,7 +171,8 @@ class SQLChain:
         record = make(store_id, size, link, int(last[0]) if last else None)
         leaf = leaf_hash(record)
         link = link_hash(link, leaf)
-        row = (size, record["kind"], size, leaf, link, False, canonical(record).decode("utf-8"))
+        text = canonical(record).decode("utf-8")
+        row = (size, record["kind"], size, bytearray(leaf), bytearray(link), text)
         self._d.insert_rows(conn, "chain", CHAIN_COLUMNS, [row])
         return size + 1, link, record
 
