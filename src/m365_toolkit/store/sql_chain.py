@@ -49,10 +49,11 @@ from .sql_unsealed import Unsealed, cost_columns, cost_of, session_columns, sess
 if TYPE_CHECKING:
     from .sql import SQLStore
 
-# What a new chain row is given; ``pruned`` keeps its default (false). Hashes go in as
-# ``bytearray``: the type sqlite3 binds as a blob without its adaptation protocol (whose
-# failed lookups for ``bytes``, ``bool`` and ``None`` cost more than the rest of a row's
-# insert); PostgreSQL takes either.
+# What a new chain row is given; ``pruned`` keeps its default (false), and so does
+# ``outcome`` (null) on the rows that close no session, inserted apart. Hashes go in as
+# ``bytearray``. All three for sqlite3, which binds ``int``, ``str`` and ``bytearray`` at
+# once but runs its adaptation protocol on ``bytes``, ``bool`` and ``None``: two failed
+# attribute lookups each, more than the rest of a row's insert. PostgreSQL takes either.
 CHAIN_COLUMNS = ("pos", "kind", "ref", "leaf", "link", "outcome")
 _EVENT_KINDS = "('start', 'event', 'complete')"
 # In prune's transaction, before its deletes: the chain keeps the leaves of what it deletes.
@@ -138,7 +139,7 @@ class SQLChain:
         leaf_of, link_of = hashlib.sha256(b"\x00"), hashlib.sha256(b"\x01")
         while cursor < high:
             found, cursor = self._unsealed.read(conn, cursor, high)
-            rows = []
+            rows, closing = [], []
             for seq, kind, body, outcome in found:
                 hasher = leaf_of.copy()
                 hasher.update(body)
@@ -147,11 +148,16 @@ class SQLChain:
                 hasher.update(link)
                 hasher.update(leaf)
                 link = hasher.digest()
-                rows.append((size, kind, seq, bytearray(leaf), bytearray(link), outcome))
+                if outcome is None:
+                    rows.append((size, kind, seq, bytearray(leaf), bytearray(link)))
+                else:
+                    closing.append((size, kind, seq, bytearray(leaf), bytearray(link), outcome))
                 size += 1
             if rows:
-                d.insert_rows(conn, "chain", CHAIN_COLUMNS, rows)
-            sealed += len(rows)
+                d.insert_rows(conn, "chain", CHAIN_COLUMNS[:-1], rows)
+            if closing:
+                d.insert_rows(conn, "chain", CHAIN_COLUMNS, closing)
+            sealed += len(rows) + len(closing)
         if high > int(through):
             conn.execute(self.set_sealed, (high,))
         key = configured_key() if auto and note is None else None
