@@ -110,9 +110,11 @@ def _event_item(row: Sequence[Any], session: Sequence[Any], leaves: Leaves) -> I
     gives them."""
     seq, (session_id, first, last) = row[0], session[:3]
     closes = seq == last
-    kind = "start" if seq == first else "complete" if closes else "event"
     outcome = outcome_text(*session[10:13]) if closes else None
-    columns = (seq, session_id, *row[2:6], *session[3:10])
+    if seq == first:  # only a start record carries the session's fields
+        kind, columns = "start", (seq, session_id, *row[2:6], *session[3:10])
+    else:
+        kind, columns = "complete" if closes else "event", (seq, session_id, *row[2:6])
     body = leaves.event(kind, outcome, columns)
     if body is None:
         timestamp, event_type, description, data = row[2:6]
