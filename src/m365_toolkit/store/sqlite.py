@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -283,7 +284,7 @@ class SQLiteDialect(SQLiteFile, Dialect):
             many = head + ", ".join([one] * ROWS_PER_INSERT)
             for start in range(0, whole, ROWS_PER_INSERT):
                 chunk = rows[start : start + ROWS_PER_INSERT]
-                conn.execute(many, [value for row in chunk for value in row])
+                conn.execute(many, list(itertools.chain.from_iterable(chunk)))
         if whole < len(rows):
             conn.executemany(head + one, rows[whole:])
 
