@@ -101,7 +101,7 @@ class Unsealed:
                     decoded = Decoded()
                     body = canonical(cost_of(row, decoded), plain=decoded.plain)
                 items.append((int(row[0]), "cost", body, None))
-        items.sort(key=lambda item: item[0])
+        items.sort()  # by number, then kind: no two items share both (nor compare further)
         return items, bound
 
 
