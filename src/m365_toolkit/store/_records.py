@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from json import encoder as _encoder
 from typing import Any
 
 from .._util.system import format_time
 from ..costs.model import CostRecord, to_pico
 from ._canonical import canonical, decode
 from .chain import FORMAT
+
+_string = _encoder.encode_basestring  # the escaping of ``_canonical``'s encoder
 
 
 def outcome(status: Any, end_time: Any, duration: Any) -> dict[str, Any]:
@@ -26,7 +29,15 @@ def outcome(status: Any, end_time: Any, duration: Any) -> dict[str, Any]:
 
 
 def outcome_text(status: Any, end_time: Any, duration: Any) -> str:
-    """A session's outcome as kept beside the chain row that closes it (canonical JSON)."""
+    """A session's outcome as kept beside the chain row that closes it (canonical JSON).
+    The columns as a store writes them (ASCII text, a float) are written out directly, keys
+    in their order: the very text :func:`canonical` gives, without building the value."""
+    if (type(duration) is float and type(status) is str and type(end_time) is str
+            and status.isascii() and end_time.isascii()):  # fmt: skip
+        return (
+            f'{{"duration_seconds":"{duration!r}","end_time":{_string(end_time)},'
+            f'"status":{_string(status)}}}'
+        )
     return canonical(outcome(status, end_time, duration)).decode("utf-8")
 
 

@@ -42,7 +42,7 @@ from .sql_chain import SQLChain
 from .sql_import import import_sessions
 
 log = logging.getLogger("m365_toolkit.store")
-SEAL_EVERY = 256  # about 6 ms of sealing per seal: amortised, and a short unprotected tail
+SEAL_EVERY = 256  # about 2.5 ms of sealing per seal: amortised, and a short unprotected tail
 _ACTIVE = Status.ACTIVE.value
 _TEXT = {status: status.value for status in Status}  # without the enum's property, per write
 

@@ -11,8 +11,8 @@ Sealing runs in one write transaction that no writer can interleave with:
 
 So after a seal every record numbered up to ``chain_meta.sealed_through`` is in the chain.
 A record in that range without a chain row was put there behind the store's back
-(``INSERTED``); records above it are the not-yet-sealed tail. Unsealed rows are found with
-``NOT EXISTS`` on ``(kind, ref)`` within the range, in sequence order.
+(``INSERTED``); records above it are the not-yet-sealed tail, read in sequence order by
+:mod:`.sql_unsealed` (leaving out any already chained).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .._util.system import format_time
 from ._canonical import canonical
 from ._leaves import Leaves
 from ._notes import NOTE_KINDS, NoteMaker, checkpoint_maker, due, fixed, ranges
-from ._records import Decoded, cost_record, event_record, outcome_text, session_fields
+from ._records import Decoded, event_record
 from ._records import outcome as outcome_of
 from ._signing import configured_key
 from ._statements import SUMS
@@ -44,12 +44,17 @@ from .chain import (
     note_record,
 )
 from .dialect import Connection
+from .sql_unsealed import Unsealed, cost_columns, cost_of, session_columns, session_of
 
 if TYPE_CHECKING:
     from .sql import SQLStore
 
-BATCH = 2000  # records read per query while sealing
-CHAIN_COLUMNS = ("pos", "kind", "ref", "leaf", "link", "pruned", "outcome")
+# What a new chain row is given; ``pruned`` keeps its default (false), and so does
+# ``outcome`` (null) on the rows that close no session, inserted apart. Hashes go in as
+# ``bytearray``. All three for sqlite3, which binds ``int``, ``str`` and ``bytearray`` at
+# once but runs its adaptation protocol on ``bytes``, ``bool`` and ``None``: two failed
+# attribute lookups each, more than the rest of a row's insert. PostgreSQL takes either.
+CHAIN_COLUMNS = ("pos", "kind", "ref", "leaf", "link", "outcome")
 _EVENT_KINDS = "('start', 'event', 'complete')"
 # In prune's transaction, before its deletes: the chain keeps the leaves of what it deletes.
 _PRUNED_ROWS = (
@@ -66,39 +71,15 @@ class SQLChain:
     def __init__(self, store: SQLStore) -> None:
         self._d = d = store.dialect
         q = store.sql.q
-        session = (
-            f"s.user_name, s.operation_type, s.metadata, {d.iso('s.start_time')}, s.host, "
-            "s.pid, s.process"
-        )
+        session = session_columns(d)
         event = f"e.seq, s.session_id, {d.iso('e.timestamp')}, e.type, e.description, e.data"
-        cost = (
-            f"k.seq, {d.iso('k.timestamp')}, k.session_id, k.user_name, k.operation_type, "
-            "k.model, k.request_type, k.input_tokens, k.cached_tokens, k.output_tokens, "
-            "k.reasoning_tokens, k.input_cost, k.cached_cost, k.output_cost, k.total_cost, "
-            "k.price_source, k.metadata"
-        )
-        last = "(SELECT max(f.seq) FROM events f WHERE f.session = e.session)"
+        cost = cost_columns(d)
         self.meta = "SELECT store_id, sealed_through FROM chain_meta"
         self.head = "SELECT pos, link FROM chain ORDER BY pos DESC LIMIT 1"
         self.last_checkpoint = (
             "SELECT pos, outcome FROM chain WHERE kind = 'checkpoint' ORDER BY ref DESC LIMIT 1"
         )
-        # A record's kind follows from where it stands: the first event of its session is
-        # its start; the last event of a finished session closes it (and carries the outcome).
-        self.unsealed_events = q(
-            f"SELECT {event}, "
-            "e.seq = (SELECT min(f.seq) FROM events f WHERE f.session = e.session), "
-            f"s.status <> 'active' AND e.seq = {last}, {session}, s.status, "
-            f"{d.iso('s.end_time')}, s.duration_seconds "
-            "FROM events e JOIN sessions s ON s.id = e.session WHERE e.seq > ? AND e.seq <= ? "
-            f"AND NOT EXISTS (SELECT 1 FROM chain c WHERE c.kind IN {_EVENT_KINDS} "
-            "AND c.ref = e.seq) ORDER BY e.seq LIMIT ?"
-        )
-        self.unsealed_costs = q(
-            f"SELECT {cost} FROM costs k WHERE k.seq > ? AND k.seq <= ? AND NOT EXISTS "
-            "(SELECT 1 FROM chain c WHERE c.kind = 'cost' AND c.ref = k.seq) "
-            "ORDER BY k.seq LIMIT ?"
-        )
+        self._unsealed = Unsealed(d, q)
         self.set_sealed = q("UPDATE chain_meta SET sealed_through = ?")
         self.walk = (
             f"SELECT c.pos, c.kind, c.ref, c.leaf, c.link, c.pruned, c.outcome, {event}, "
@@ -153,17 +134,30 @@ class SQLChain:
         link = bytes(head[1]) if head is not None else genesis(store_id)
         high = int(conn.execute(d.high_water).fetchone()[0])
         sealed, cursor = 0, int(through)
+        # leaf_hash and link_hash inline, from hashers fed their prefix once: a copy is
+        # cheaper than a new OpenSSL hasher.
+        leaf_of, link_of = hashlib.sha256(b"\x00"), hashlib.sha256(b"\x01")
         while cursor < high:
-            found, cursor = self._unsealed(conn, cursor, high)
-            rows = []
-            for seq, kind, record, outcome, plain in found:
-                leaf = leaf_hash(record, plain=plain)
-                link = link_hash(link, leaf)
-                rows.append((size, kind, seq, leaf, link, False, outcome))
+            found, cursor = self._unsealed.read(conn, cursor, high)
+            rows, closing = [], []
+            for seq, kind, body, outcome in found:
+                hasher = leaf_of.copy()
+                hasher.update(body)
+                leaf = hasher.digest()
+                hasher = link_of.copy()
+                hasher.update(link)
+                hasher.update(leaf)
+                link = hasher.digest()
+                if outcome is None:
+                    rows.append((size, kind, seq, bytearray(leaf), bytearray(link)))
+                else:
+                    closing.append((size, kind, seq, bytearray(leaf), bytearray(link), outcome))
                 size += 1
             if rows:
-                d.insert_rows(conn, "chain", CHAIN_COLUMNS, rows)
-            sealed += len(rows)
+                d.insert_rows(conn, "chain", CHAIN_COLUMNS[:-1], rows)
+            if closing:
+                d.insert_rows(conn, "chain", CHAIN_COLUMNS, closing)
+            sealed += len(rows) + len(closing)
         if high > int(through):
             conn.execute(self.set_sealed, (high,))
         key = configured_key() if auto and note is None else None
@@ -183,7 +177,8 @@ class SQLChain:
         record = make(store_id, size, link, int(last[0]) if last else None)
         leaf = leaf_hash(record)
         link = link_hash(link, leaf)
-        row = (size, record["kind"], size, leaf, link, False, canonical(record).decode("utf-8"))
+        text = canonical(record).decode("utf-8")
+        row = (size, record["kind"], size, bytearray(leaf), bytearray(link), text)
         self._d.insert_rows(conn, "chain", CHAIN_COLUMNS, [row])
         return size + 1, link, record
 
@@ -204,25 +199,6 @@ class SQLChain:
         self.seal_in(conn, note, auto=False)
         if key is not None:
             self.seal_in(conn, checkpoint_maker(key), auto=False)
-
-    def _unsealed(
-        self, conn: Connection, after: int, high: int
-    ) -> tuple[list[tuple[int, str, dict[str, Any], str | None, bool]], int]:
-        """The next unchained records above ``after`` in sequence order, and the number up
-        to which they are complete."""
-        events = conn.execute(self.unsealed_events, (after, high, BATCH)).fetchall()
-        costs = conn.execute(self.unsealed_costs, (after, high, BATCH)).fetchall()
-        bound = high
-        for rows in (events, costs):
-            if len(rows) == BATCH:  # more may follow: only numbers below both ends are complete
-                bound = min(bound, int(rows[-1][0]))
-        items = [(int(row[0]), *_unsealed_event(row)) for row in events if row[0] <= bound]
-        for row in costs:
-            if row[0] <= bound:
-                decoded = Decoded()
-                items.append((int(row[0]), "cost", _cost(row, decoded), None, decoded.plain))
-        items.sort(key=lambda item: item[0])
-        return items, bound
 
     # -- verifying ---------------------------------------------------------------------------
 
@@ -324,40 +300,6 @@ def _blob(value: Any) -> bytes:
     return str(value).encode("utf-8", "backslashreplace")
 
 
-def _unsealed_event(row: Sequence[Any]) -> tuple[str, dict[str, Any], str | None, bool]:
-    seq, session_id, timestamp, event_type, description, data, first, closes = row[:8]
-    kind = "start" if first else "complete" if closes else "event"
-    decoded = Decoded()
-    session = _session(row[8:15], decoded) if first else None
-    status, end_time, duration = row[15:18]
-    outcome = outcome_text(status, end_time, duration) if closes else None
-    record = event_record(
-        kind, session_id, (timestamp, event_type, description, decoded(data)), session,
-        decoded(outcome),
-    )  # fmt: skip
-    return kind, record, outcome, decoded.plain
-
-
-def _session(columns: Sequence[Any], decoded: Decoded) -> dict[str, Any]:
-    user, operation_type, metadata, start_time, host, pid, process = columns
-    return session_fields(
-        user, operation_type, decoded(metadata), start_time, host, pid, decoded(process)
-    )
-
-
-def _cost(row: Sequence[Any], decoded: Decoded) -> dict[str, Any]:
-    """The chained record of a cost row (``k.seq`` first, then the columns as stored: a
-    number coerced here could hide a change of type made behind the store's back)."""
-    (_, timestamp, session_id, user, operation_type, model, request_type, input_tokens,
-     cached, output, reasoning, input_cost, cached_cost, output_cost, total_cost, source,
-     metadata) = row  # fmt: skip
-    return cost_record(
-        timestamp, session_id, user, operation_type, model, request_type,
-        (input_tokens, cached, output, reasoning),
-        (input_cost, cached_cost, output_cost, total_cost), source, decoded(metadata),
-    )  # fmt: skip
-
-
 def _stored(
     row: ChainRow, columns: Sequence[Any]
 ) -> tuple[dict[str, Any] | None, str | None, bool]:
@@ -371,11 +313,11 @@ def _stored(
     if row.kind == "cost":
         if cost[0] is None:
             return None, None, False
-        return _cost(cost, decoded), cost[2], decoded.plain
+        return cost_of(cost, decoded), cost[2], decoded.plain
     if event[0] is None:
         return None, None, False
     _, session_id, timestamp, event_type, description, data = event
-    fields = _session(session, decoded) if row.kind == "start" else None
+    fields = session_of(session, decoded) if row.kind == "start" else None
     record = event_record(
         row.kind, session_id, (timestamp, event_type, description, decoded(data)), fields,
         decoded(row.outcome),

