@@ -8,9 +8,9 @@ Usage (from the repo root)::
     python bench/bench_chain.py --verify-records 1000000
     python bench/bench_chain.py --fuzz 2000                 # also the tamper fuzzer, 2000 edits
 
-A lifecycle is the Store protocol's own writes: a session created (its start), three
-events, one cost record and its completion: 6 chained records. "Off" never seals; "on"
-seals every ``--seal-every`` records it writes, in the writer's thread, as a store does by
+A lifecycle is the Store protocol's own writes: a session created with no event, three
+events (the first is its start record), one cost record and its completion: 5 chained
+records. "Off" never seals; "on" seals every ``--seal-every`` records it writes, in the writer's thread, as a store does by
 default. Rounds alternate between the two stores; each figure is the best round, and the
 ratio is that of the bests (then of the medians). Checkpoints are timed on the verified
 store (seal, sign, chain: Ed25519 and HMAC), and signatures alone. ``--fuzz N`` runs the
@@ -38,7 +38,6 @@ from m365_toolkit.store import Store, open_store
 from m365_toolkit.store import checkpoint as cp
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-RECORDS_PER_LIFECYCLE = 6
 
 
 def lifecycle(store: Store, n: int) -> None:
