@@ -10,11 +10,12 @@ Usage (from the repo root)::
 
 A lifecycle is the Store protocol's own writes: a session created with no event, three
 events (the first is its start record), one cost record and its completion: 5 chained
-records. "Off" never seals; "on" seals every ``--seal-every`` records it writes, in the writer's thread, as a store does by
-default. Rounds alternate between the two stores; each figure is the best round, and the
-ratio is that of the bests (then of the medians). Checkpoints are timed on the verified
-store (seal, sign, chain: Ed25519 and HMAC), and signatures alone. ``--fuzz N`` runs the
-tamper fuzzer of the test suite (``tests/integrity/tamper_fuzz.py``) with N random edits per
+records. "Off" never seals; "on" seals every ``--seal-every`` records it writes, in the
+writer's thread, as a store does by default. Rounds alternate between the two stores; each
+figure is the best round, and the ratio is that of the bests (then of the medians).
+Checkpoints are timed on the verified store (seal, sign, chain: Ed25519 and HMAC), and
+signatures alone. ``--fuzz N`` runs the tamper fuzzer of the test suite
+(``tests/integrity/tamper_fuzz.py``) with N random edits per
 target: SQLite, PostgreSQL with ``--postgres``, and a chain export.
 """
 
