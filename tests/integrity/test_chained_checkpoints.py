@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from m365_toolkit import settings
@@ -23,14 +21,6 @@ from m365_toolkit.store.chain import genesis, leaf_hash, link_hash
 from tests.integrity.tamper import SQLTamper, tamper_for
 from tests.store.test_chain import a_trail
 from tests.store.test_contract import T0, event, new_session
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def sql_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return str(tmp_path / "sessions.db")
 
 
 def rehash(store: Store, tamper: SQLTamper, *, forge_checkpoints: bool) -> None:

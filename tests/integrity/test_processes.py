@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from m365_toolkit.sessions.model import Status
 from m365_toolkit.store import open_store
 from tests.store.test_contract import T0, complete, cost, event, new_session
@@ -44,24 +42,18 @@ def lifecycles(location: str, count: int) -> None:
             store.finish(session.session_id, Status.SUCCESS, T0, [complete(T0)])
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return str(tmp_path / "sessions.db")
-
-
-def test_four_processes_writing_and_sealing_leave_every_record_chained_once(shared):
-    open_store(shared).close()  # created before the writers race
+def test_four_processes_writing_and_sealing_leave_every_record_chained_once(sql_location):
+    open_store(sql_location).close()  # created before the writers race
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=lifecycles, args=(shared, LIFECYCLES)) for _ in range(4)]
+    workers = [
+        context.Process(target=lifecycles, args=(sql_location, LIFECYCLES)) for _ in range(4)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(timeout=300)
         assert worker.exitcode == 0
-    with open_store(shared) as store:
+    with open_store(sql_location) as store:
         result = store.verify()
         counts = store.counts()
     assert result.intact, result.breaks

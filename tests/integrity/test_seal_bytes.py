@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,14 +35,6 @@ SHAPES: list[dict[str, Any]] = [
     {"text": HOSTILE, HOSTILE: [HOSTILE, None, True, False, [], {}]},
     {"nested": {"b": [1, {"a": [2.5, "x"]}], "a": {"é": None}}},
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def sql_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return str(tmp_path / "sessions.db")
 
 
 def write_shapes(store: Store) -> None:
