@@ -262,3 +262,26 @@ def test_processes_opening_a_new_sqlite_store_at_the_same_moment_all_succeed(
     for round_no in range(rounds):
         with SessionManager(tmp_path / f"round{round_no}.db") as manager:
             assert manager.get_session_history(days=None) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+def test_a_forked_child_writes_on_a_connection_of_its_own(tmp_path: Path):
+    # SQLite forbids carrying a connection across fork(): the child of a process that has
+    # written must open its own, then both see every session.
+    with SessionManager(tmp_path / "s.db") as manager:
+        manager.create_session("security_audit")
+        parent = manager.store.dialect.connect()
+        pid = os.fork()
+        if pid == 0:  # the child: exit code 0 only if it wrote on a new connection
+            code = 1
+            try:
+                with manager.session("child_operation"):
+                    pass
+                code = 0 if manager.store.dialect.connect() is not parent else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert manager.store.dialect.connect() is parent
+        found = manager.get_session_history(days=None)
+    assert sorted(s["operation_type"] for s in found) == ["child_operation", "security_audit"]
