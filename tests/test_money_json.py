@@ -127,3 +127,18 @@ def test_the_json_stores_cost_log_and_the_tracker_result_give_exact_text(tmp_pat
     assert log[0]["cost"] == {"input": "0.0000003", "cached_input": "0", "output": "0",
                               "total": "0.0000003"}  # fmt: skip
     assert isinstance(tracker.get_daily_cost(), float)  # the guide's scalar API stays a number
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        ("0", "0"), ("-0.000", "0"), ("0E-12", "0"), ("1E+2", "100"), ("10.50", "10.5"),
+        ("3E-7", "0.0000003"), ("-1.50", "-1.5"),
+        # More digits than the decimal context's 28: written whole, never rounded.
+        ("12345678901234567890.000000000001", "12345678901234567890.000000000001"),
+    ],
+)  # fmt: skip
+def test_money_text_is_the_exact_decimal_in_plain_notation(amount, text):
+    from m365_toolkit.costs.model import usd_text
+
+    assert usd_text(Decimal(amount)) == text

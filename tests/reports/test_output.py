@@ -105,18 +105,20 @@ def _board(manager: SessionManager, root: Path):
     return build(manager.store, root, clock=manager.clock, budgets=())
 
 
-@pytest.mark.parametrize("output_format", ["html", "json"])
-def test_the_mcp_tool_writes_the_dashboard_in_its_own_session(seeded, root, output_format):
-    seeded.close()
+def _dashboard_tool(root: Path, arguments: dict):
+    """``get_security_dashboard`` called through the SDK's in-process client."""
 
     async def call():
         async with Client(build_server(root)) as client:
-            return await client.call_tool(
-                "get_security_dashboard",
-                {"include_historical": True, "output_format": output_format},
-            )
+            return await client.call_tool("get_security_dashboard", arguments)
 
-    result = anyio.run(call)
+    return anyio.run(call)
+
+
+@pytest.mark.parametrize("output_format", ["html", "json"])
+def test_the_mcp_tool_writes_the_dashboard_in_its_own_session(seeded, root, output_format):
+    seeded.close()
+    result = _dashboard_tool(root, {"include_historical": True, "output_format": output_format})
     assert not result.is_error, result.content
     out = result.structured_content
     path = Path(out["file"])
@@ -134,26 +136,14 @@ def test_the_mcp_tool_writes_the_dashboard_in_its_own_session(seeded, root, outp
 
 def test_the_mcp_tool_without_history_has_one_run(seeded, root):
     seeded.close()
-
-    async def call():
-        async with Client(build_server(root)) as client:
-            return await client.call_tool("get_security_dashboard", {"include_historical": False})
-
-    out = anyio.run(call).structured_content
+    out = _dashboard_tool(root, {"include_historical": False}).structured_content
     assert out["summary"]["runs"] == 1 and out["format"] == "html"
 
 
 @pytest.mark.parametrize("verify", [True, False])
 def test_the_mcp_tool_verifies_the_trail_unless_told_not_to(seeded, root, verify):
     seeded.close()
-
-    async def call():
-        async with Client(build_server(root)) as client:
-            return await client.call_tool(
-                "get_security_dashboard",
-                {"output_format": "json", "verify_integrity": verify},
-            )
-
-    out = anyio.run(call).structured_content
+    out = _dashboard_tool(root, {"output_format": "json", "verify_integrity": verify})
+    out = out.structured_content
     header = json.loads(Path(out["file"]).read_text(encoding="utf-8"))["header"]
     assert (header["integrity"]["status"] != "not checked") is verify, header["integrity"]

@@ -105,10 +105,11 @@ def usd_text(amount: Decimal) -> str:
     """A cost as it appears in every JSON document the toolkit writes (CLI ``--json``, MCP
     results, the dashboard, exports, cost logs): the exact decimal in plain notation, no
     exponent, no trailing zeros (``"0.0000003"``, ``"0.021875"``, ``"10"``, ``"0"``)."""
-    if not amount:
-        return "0"
-    text = format(amount.normalize(), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    # Not normalize(): it rounds to the context's 28 digits. Formatting never rounds.
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def to_pico(amount: Decimal) -> int:

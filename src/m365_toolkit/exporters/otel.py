@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..costs.model import CostRecord, usd
+from ..costs.model import CostRecord, usd, usd_text
 from ..sessions.event import Event
 from . import otel_names as names
 
@@ -77,7 +77,7 @@ def cost_attributes(record: CostRecord) -> dict[str, Any]:
         names.GEN_AI_OUTPUT_TOKENS: usage.output,
         names.GEN_AI_REASONING_TOKENS: usage.reasoning,
         names.GEN_AI_COST: usd(record.cost.total),
-        names.COST_USD: format(record.cost.total.normalize(), "f"),
+        names.COST_USD: usd_text(record.cost.total),
         names.REQUEST_TYPE: record.request_type,
         names.PRICE_SOURCE: record.cost.source,
         names.USER_ID: record.user,

@@ -163,8 +163,7 @@ def start_event(operation_type: str, timestamp: datetime) -> Event:
 
 def completion_event(status: Status, timestamp: datetime) -> Event:
     """The ``complete`` event that closes every session's timeline."""
-    description = _COMPLETED.get(status) or f"Session completed with status: {status.value}"
-    return Event(timestamp, "complete", description)
+    return Event(timestamp, "complete", _COMPLETED[status])
 
 
 @dataclass(frozen=True, slots=True)

@@ -383,10 +383,6 @@ class Session:
         )
         return session
 
-    def _require_active(self, action: str) -> None:
-        if self._status is not _ACTIVE:
-            raise InvalidTransition(self.session_id, self._status, action)
-
     def _record(self, call: Callable[[str, _T], _R], change: _T) -> _R:
         try:
             return call(self.session_id, change)

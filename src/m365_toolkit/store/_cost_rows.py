@@ -9,7 +9,7 @@ from typing import Any
 
 from ..costs.model import CostTotals, from_pico, usd_text
 from ..errors import CorruptStoreError
-from ._rows import _json_reason
+from ._rows import json_reason
 
 
 def cost_totals(row: Sequence[Any]) -> CostTotals:
@@ -57,5 +57,5 @@ def _cost_metadata(metadata: Any, timestamp: Any, session_id: Any) -> Any:
     except (TypeError, ValueError, RecursionError):
         raise CorruptStoreError(
             f"The cost record of {timestamp!r:.40} (session {session_id!r:.60}) is damaged: its "
-            f"metadata {_json_reason(metadata)}. Repair or remove it, then retry."
+            f"metadata {json_reason(metadata)}. Repair or remove it, then retry."
         ) from None

@@ -189,7 +189,7 @@ def _decode_all(records: list[dict[str, Any]], key: str) -> list[dict[str, Any]]
     return bad
 
 
-def _json_reason(value: Any) -> str:
+def json_reason(value: Any) -> str:
     if isinstance(value, bytes):
         return "is not valid UTF-8 text"
     if not isinstance(value, str):
@@ -235,7 +235,7 @@ def session_dicts(
     good = []
     for ref, session in sessions:
         if id(session) in bad:
-            problem: tuple[str, str] | None = ("metadata", _json_reason(session["metadata"]))
+            problem: tuple[str, str] | None = ("metadata", json_reason(session["metadata"]))
         elif type(ref) is not int:  # a damaged schema can shift a row's columns
             problem = ("row id", f"{ref!r:.40} is not a number")
         else:
@@ -243,7 +243,7 @@ def session_dicts(
         if problem is None:
             good.append((ref, session))
         elif damaged is not None:
-            damaged.append(Damage(_readable(session["session_id"]), *problem))
+            damaged.append(Damage(readable_id(session["session_id"]), *problem))
     return good
 
 
@@ -274,7 +274,7 @@ def timelines(
     found = {}
     for ref, event in events:
         if id(event) in bad:
-            problem: tuple[str, str] | None = ("event data", _json_reason(event["data"]))
+            problem: tuple[str, str] | None = ("event data", json_reason(event["data"]))
         else:
             problem = event_problem(event)
         if problem is None:
@@ -335,7 +335,7 @@ def attach_events(
     return good
 
 
-def _readable(value: Any) -> str:
+def readable_id(value: Any) -> str:
     """A damaged id as text to name it by."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

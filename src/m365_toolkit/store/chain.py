@@ -24,39 +24,25 @@ catches accidents and naive edits, not an attacker (signed checkpoints are what 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ._canonical import canonical
+from ._hashes import GENESIS_TAG as GENESIS_TAG  # re-exported, as the hashes
+from ._hashes import genesis as genesis
+from ._hashes import leaf_hash as leaf_hash
+from ._hashes import leaf_of as leaf_of
+from ._hashes import link_hash as link_hash
 from ._notes import NOTE_KINDS, Notes
 
 FORMAT = 1
-GENESIS_TAG = b"m365-toolkit/chain/v1"
 EVENT_KINDS = ("start", "event", "complete")
 MAX_LISTED = 1000  # breaks listed one by one; beyond that only counted
 UNKEYED = (
     "unkeyed: this chain detects accidental and naive edits only, not an attacker with "
     "write access (who can recompute every hash); signed checkpoints are needed for that."
 )
-
-
-def genesis(store_id: str) -> bytes:
-    """The link before the first record, bound to the store's id."""
-    return hashlib.sha256(GENESIS_TAG + store_id.encode("utf-8")).digest()
-
-
-def leaf_hash(record: Mapping[str, Any], *, plain: bool = False) -> bytes:
-    """The RFC 6962 leaf hash of a record's canonical bytes; ``plain`` as
-    :func:`~._canonical.canonical` takes it."""
-    return hashlib.sha256(b"\x00" + canonical(record, plain=plain)).digest()
-
-
-def link_hash(previous: bytes, leaf: bytes) -> bytes:
-    """The link after ``previous`` for a record whose leaf is ``leaf``."""
-    return hashlib.sha256(b"\x01" + previous + leaf).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +273,7 @@ class Walker:
         """:meth:`row`'s hot path: count an unbroken row (else False: :meth:`row` says why)."""
         if (type(pos) is not int or pos != self._expected or computed != leaf
                 or type(link) is not bytes
-                or link != hashlib.sha256(b"\x01" + self._previous + leaf).digest()):  # fmt: skip
+                or link != link_hash(self._previous, leaf)):  # fmt: skip
             return False
         self._valid += 1
         self._previous, self._expected, self._recomputed = link, pos + 1, None

@@ -19,7 +19,7 @@ from .._util.system import parse_time
 from ..sessions.event import Status
 from ..sessions.query import SessionQuery
 from . import Store
-from ._rows import Damage, session_problem, warn_damaged
+from ._rows import Damage, readable_id, session_problem, warn_damaged
 from .sql import SQLStore
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -93,10 +93,4 @@ def _damage(row: Sequence[Any]) -> Damage:
          "duration_seconds": duration}
     )  # fmt: skip
     field, reason = found or ("start_time", f"{day!r:.60} is not an ISO 8601 timestamp")
-    return Damage(_readable_id(session_id), field, reason)
-
-
-def _readable_id(session_id: Any) -> str:
-    if isinstance(session_id, bytes):
-        return session_id.decode("utf-8", "replace")
-    return str(session_id)
+    return Damage(readable_id(session_id), field, reason)

@@ -17,7 +17,6 @@ A record in that range without a chain row was put there behind the store's back
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -40,6 +39,7 @@ from .chain import (
     Walker,
     genesis,
     leaf_hash,
+    leaf_of,
     link_hash,
     note_record,
 )
@@ -134,20 +134,12 @@ class SQLChain:
         link = bytes(head[1]) if head is not None else genesis(store_id)
         high = int(conn.execute(d.high_water).fetchone()[0])
         sealed, cursor = 0, int(through)
-        # leaf_hash and link_hash inline, from hashers fed their prefix once: a copy is
-        # cheaper than a new OpenSSL hasher.
-        leaf_of, link_of = hashlib.sha256(b"\x00"), hashlib.sha256(b"\x01")
         while cursor < high:
             found, cursor = self._unsealed.read(conn, cursor, high)
             rows, closing = [], []
             for seq, kind, body, outcome in found:
-                hasher = leaf_of.copy()
-                hasher.update(body)
-                leaf = hasher.digest()
-                hasher = link_of.copy()
-                hasher.update(link)
-                hasher.update(leaf)
-                link = hasher.digest()
+                leaf = leaf_of(body)
+                link = link_hash(link, leaf)
                 if outcome is None:
                     rows.append((size, kind, seq, bytearray(leaf), bytearray(link)))
                 else:
@@ -208,7 +200,7 @@ class SQLChain:
         d = self._d
         store_id, through = d.read(lambda conn: conn.execute(self.meta).fetchone())
         walker = Walker(store_id, frozenset(links_at), sink)
-        leaves, intact, sha256 = Leaves(), walker.intact, hashlib.sha256
+        leaves, intact = Leaves(), walker.intact
         for row in d.stream(self.walk, ()):
             # The fast path first (an export's sink wants each record rebuilt: not for it).
             kind = row[1]
@@ -219,9 +211,7 @@ class SQLChain:
                     computed = leaves.event(kind, row[6], row[7:20])
                 else:
                     computed = None
-                if computed is not None and intact(
-                    row[0], row[3], row[4], sha256(b"\x00" + computed).digest()
-                ):
+                if computed is not None and intact(row[0], row[3], row[4], leaf_of(computed)):
                     continue
             chain_row = ChainRow(
                 _int(row[0]), str(row[1]), _int(row[2]), _blob(row[3]), _blob(row[4]),
