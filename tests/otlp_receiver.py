@@ -15,9 +15,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 
 class Receiver:
-    """Serves ``POST /v1/traces``; ``hang=True`` accepts and never answers."""
+    """Serves ``POST /v1/traces`` (on ``port``, or a free one); ``hang=True`` accepts and
+    never answers."""
 
-    def __init__(self, *, hang: bool = False) -> None:
+    def __init__(self, *, hang: bool = False, port: int = 0) -> None:
         self.spans: list[Any] = []
         self.requests = 0
         self.hang = hang
@@ -47,7 +48,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

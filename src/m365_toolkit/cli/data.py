@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from .._util.atomic import refuse_store_files
 from ..data.migrate import migrate as migrate_stores
 from ..data.retention import prune_sessions
 from ..data.transfer import (
@@ -51,7 +55,31 @@ from .sessions import sessions
     metavar="URL",
     help="With --format otlp: the OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces.",
 )
-@days_option("Only sessions started in the last N days [default: all].", default=None)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="With --format otlp: keep sending, until stopped (Ctrl-C, SIGTERM): each session "
+    "when it closes and each cost record, moments after they are stored. It runs in a "
+    "process of its own, so the writers pay nothing (SQLite and PostgreSQL stores).",
+)
+@click.option(
+    "--cursor",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --follow: keep the follower's place in this file, to go on where it "
+    "stopped [default: start at the store's present end].",
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="With --follow: seconds between looks at the store once everything is sent.",
+)
+@days_option(
+    "Only sessions started in the last N days [default: all]; with --follow, the history "
+    "sent first, on a run without a saved place.",
+    default=None,
+)
 @click.option(
     "-o",
     "--output",
@@ -64,6 +92,9 @@ def export_command(
     as_json: bool,
     fmt: str,
     endpoint: str | None,
+    follow: bool,
+    cursor: Path | None,
+    poll: float,
     days: float | None,
     output: Path | None,
 ) -> None:
@@ -76,6 +107,9 @@ def export_command(
     if fmt == "otlp" or endpoint is not None:
         if fmt != "otlp" or output is not None:
             raise click.UsageError("--endpoint goes with --format otlp, and -o does not.")
+        if follow:
+            _follow(manager, as_json, endpoint, cursor, poll, since)
+            return
         from ..exporters.otlp_replay import replay
 
         sent = replay(manager.store, endpoint, since=since)
@@ -88,6 +122,8 @@ def export_command(
                 f"{sent.spans} span(s) to {endpoint}."
             )
         return
+    if follow or cursor is not None:
+        raise click.UsageError("--follow and --cursor go with --format otlp.")
     if output is None:
         export_sessions(manager.store, sys.stdout, fmt, since=since)
         return
@@ -96,6 +132,34 @@ def export_command(
         echo_json({"path": str(output), "format": fmt, "sessions": count})
     else:
         click.echo(f"Exported {count} session(s) to {output}.")
+
+
+def _follow(
+    manager: SessionManager,
+    as_json: bool,
+    endpoint: str | None,
+    cursor: Path | None,
+    poll: float,
+    since: datetime | None,
+) -> None:
+    from ..exporters.otlp_follow import follow
+
+    if cursor is not None:
+        refuse_store_files(cursor, manager.store.files())
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    if not as_json:
+        click.echo(f"Following {manager.store.location} to {endpoint}; Ctrl-C stops.", err=True)
+    sent = follow(manager.store, endpoint, cursor=cursor, since=since, poll=poll, stop=stop)
+    if as_json:
+        echo_json({"endpoint": endpoint, "sessions": sent.sessions, "costs": sent.costs,
+                   "spans": sent.spans, "through": sent.through})  # fmt: skip
+    else:
+        click.echo(
+            f"Sent {sent.sessions} session(s) and {sent.costs} cost record(s) as "
+            f"{sent.spans} span(s) to {endpoint}; stopped after record {sent.through}."
+        )
 
 
 def _export_chain(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -88,40 +88,53 @@ def replay(
             ``exporter`` is given.
         StoreError: The backend refused or did not answer a batch.
     """
-    exporter = exporter or _otlp(endpoint, timeout)
+    exporter = exporter or otlp_exporter(endpoint, timeout)
     sessions = costs = spans = 0
     pending: list[ReadableSpan] = []
-
-    def flush() -> None:
-        nonlocal spans
-        if pending:
-            from opentelemetry.sdk.trace.export import SpanExportResult
-
-            if exporter.export(pending) is not SpanExportResult.SUCCESS:
-                raise StoreError(
-                    f"The OpenTelemetry backend did not take a batch of {len(pending)} spans "
-                    f"({spans} sent before it); nothing is lost: replay again, it sends the "
-                    "same spans with the same ids."
-                )
-            spans += len(pending)
-            pending.clear()
-
-    for batch in store.scan(since):
-        for session in batch:
-            if session.get("status", "active") == "active" or not session.get("end_time"):
-                continue
-            pending.append(session_span(session))
+    for kind, span in stored_spans(store, since):
+        pending.append(span)
+        if kind == "session":
             sessions += 1
-            if len(pending) >= BATCH:
-                flush()
-    for entry in store.costs.entries(since):
-        pending.append(cost_span(CostRecord.from_entry(entry)))
-        costs += 1
+        else:
+            costs += 1
         if len(pending) >= BATCH:
-            flush()
-    flush()
+            spans += send(exporter, pending, spans)
+    spans += send(exporter, pending, spans)
     exporter.shutdown()
     return Replay(sessions, costs, spans)
+
+
+def stored_spans(store: Store, since: datetime | None = None) -> Iterator[tuple[str, ReadableSpan]]:
+    """``("session", span)`` for each finished session started since ``since``, then
+    ``("cost", span)`` for each cost record of that window, oldest first."""
+    for batch in store.scan(since):
+        for session in batch:
+            if session.get("status", "active") != "active" and session.get("end_time"):
+                yield "session", session_span(session)
+    for entry in store.costs.entries(since):
+        yield "cost", cost_span(CostRecord.from_entry(entry))
+
+
+def send(exporter: SpanExporter, spans: list[ReadableSpan], before: int = 0) -> int:
+    """Export ``spans`` in one request and empty the list; return how many were sent.
+
+    Raises:
+        StoreError: The backend refused or did not answer (``before``: how many spans were
+            sent before this batch, for the message); the list is left as it was.
+    """
+    if not spans:
+        return 0
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    if exporter.export(spans) is not SpanExportResult.SUCCESS:
+        raise StoreError(
+            f"The OpenTelemetry backend did not take a batch of {len(spans)} spans "
+            f"({before} sent before it); nothing is lost: replay again, it sends the "
+            "same spans with the same ids."
+        )
+    count = len(spans)
+    spans.clear()
+    return count
 
 
 def session_span(session: Mapping[str, Any]) -> ReadableSpan:
@@ -184,7 +197,12 @@ def cost_span(record: CostRecord) -> ReadableSpan:
     )
 
 
-def _otlp(endpoint: str | None, timeout: float) -> SpanExporter:
+def otlp_exporter(endpoint: str | None, timeout: float = 10.0) -> SpanExporter:
+    """The OTLP/HTTP span exporter to ``endpoint``.
+
+    Raises:
+        ConfigError: No endpoint, or the ``otel-export`` extra is missing.
+    """
     if not endpoint:
         raise ConfigError("Give the OTLP/HTTP endpoint, e.g. http://localhost:4318/v1/traces.")
     try:
