@@ -241,3 +241,36 @@ def test_four_writer_processes_and_a_follower_killed_midway_lose_nothing(tmp_pat
     assert {len(s.events) for s in receiver.spans} == {3}
     summary = json.loads(out)
     assert summary["through"] == json.loads(cursor.read_text())["through"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize("batch", [1, 3, 2000])
+def test_the_feed_gives_each_closed_session_and_cost_once_across_batches(
+    new_store, kind, batch, monkeypatch, clock
+):
+    from m365_toolkit.store import sql_feed
+
+    monkeypatch.setattr(sql_feed, "BATCH", batch)
+    location = new_store(kind)
+    with SessionManager(location, clock=clock) as manager:
+        feed = sql_feed.Feed(manager.store)
+        start = feed.high_water()
+        open_ = [manager.create_session("security_audit", metadata={"n": n}) for n in range(6)]
+        for step, session in enumerate(open_ * 2):  # interleaved timelines
+            clock.advance(seconds=1)
+            session.add_event("progress", f"step {step}")
+            GPT5CostTracker(session_id=session.session_id, manager=manager, clock=clock) \
+                .track_request("gpt-5", prompt_tokens=10 + step, completion_tokens=1)  # fmt: skip
+        for session in open_[:4][::-1]:  # closed in reverse, two left open
+            session.complete("success")
+        sessions, costs, after, high = [], [], start, feed.high_water()
+        while after < high:
+            found = feed.read(after, high)
+            assert found.after == after and after < found.through <= high
+            sessions += found.sessions
+            costs += found.costs
+            after = found.through
+        stored = {s.session_id: manager.store.get(s.session_id) for s in open_[:4]}
+    assert [s["session_id"] for s in sessions] == [s.session_id for s in open_[:4][::-1]]
+    assert {s["session_id"]: s for s in sessions} == stored  # whole timelines, as stored
+    assert [c["tokens"]["input"] for c in costs] == [10 + step for step in range(12)]
