@@ -154,7 +154,7 @@ def test_a_damaged_or_foreign_cursor_is_reported_and_left_untouched(tmp_path):
         assert cursor.read_text() == saved
 
 
-def test_following_a_json_file_store_is_refused_with_the_way_to_export_it(tmp_path):
+def test_following_a_json_file_store_or_no_endpoint_is_refused_with_what_to_do(tmp_path):
     store = tmp_path / "sessions.json"
     result = CliRunner().invoke(cli, ["sessions", "export", "--store", str(store), "--format",
                                       "otlp", "--endpoint", "http://127.0.0.1:9/v1/traces",
@@ -163,6 +163,11 @@ def test_following_a_json_file_store_is_refused_with_the_way_to_export_it(tmp_pa
     assert "SQLite or PostgreSQL" in result.output and "no --follow" in result.output
     result = CliRunner().invoke(cli, ["sessions", "export", "--store", str(store), "--follow"])
     assert result.exit_code == 2 and "--follow and --cursor go with --format otlp" in result.output
+    sqlite = tmp_path / "sessions.db"
+    result = CliRunner().invoke(cli, ["sessions", "export", "--store", str(sqlite), "--format",
+                                      "otlp", "--follow"])  # fmt: skip
+    assert result.exit_code != 0 and "Give the OTLP/HTTP endpoint" in result.output
+    assert "Following" not in result.output
 
 
 def free_port() -> int:

@@ -143,23 +143,34 @@ def _follow(
     since: datetime | None,
 ) -> None:
     from ..exporters.otlp_follow import follow
+    from ..exporters.otlp_replay import otlp_exporter
 
     if cursor is not None:
         refuse_store_files(cursor, manager.store.files())
+    exporter = otlp_exporter(endpoint)
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def stopping(*_: object) -> None:  # once: a second Ctrl-C interrupts at once
+        stop.set()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    for signum in previous:
+        signal.signal(signum, stopping)
     if not as_json:
         click.echo(f"Following {manager.store.location} to {endpoint}; Ctrl-C stops.", err=True)
-    sent = follow(manager.store, endpoint, cursor=cursor, since=since, poll=poll, stop=stop)
+    sent = follow(manager.store, exporter=exporter, cursor=cursor, since=since, poll=poll,
+                  stop=stop)  # fmt: skip
     if as_json:
         echo_json({"endpoint": endpoint, "sessions": sent.sessions, "costs": sent.costs,
                    "spans": sent.spans, "through": sent.through})  # fmt: skip
-    else:
-        click.echo(
-            f"Sent {sent.sessions} session(s) and {sent.costs} cost record(s) as "
-            f"{sent.spans} span(s) to {endpoint}; stopped after record {sent.through}."
-        )
+        return
+    place = "" if sent.through is None else f"; its place: record {sent.through}"
+    click.echo(
+        f"Sent {sent.sessions} session(s) and {sent.costs} cost record(s) as {sent.spans} "
+        f"span(s) to {endpoint}{place}."
+    )
 
 
 def _export_chain(
