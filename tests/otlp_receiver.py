@@ -20,7 +20,8 @@ class Receiver:
 
     def __init__(self, *, hang: bool = False, port: int = 0) -> None:
         self.spans: list[Any] = []
-        self.requests = 0
+        self.requests = 0  # decoded and answered
+        self.requests_seen = 0  # answered or not
         self.hang = hang
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -29,6 +30,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    receiver.requests_seen += 1
                 if receiver.hang:
                     receiver._release.wait(30)
                     return

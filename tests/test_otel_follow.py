@@ -279,3 +279,22 @@ def test_the_feed_gives_each_closed_session_and_cost_once_across_batches(
     assert [s["session_id"] for s in sessions] == [s.session_id for s in open_[:4][::-1]]
     assert {s["session_id"]: s for s in sessions} == stored  # whole timelines, as stored
     assert [c["tokens"]["input"] for c in costs] == [10 + step for step in range(12)]
+
+
+def test_a_hanging_collector_holds_the_cursor_and_stopping_still_ends_the_follower(tmp_path):
+    store, cursor = tmp_path / "sessions.db", tmp_path / "cursor.json"
+    SessionManager(store).close()
+    with Receiver(hang=True) as receiver:
+        follower = Follower(store, receiver.endpoint, cursor=cursor)
+        with follower:
+            wait_until(cursor.exists)
+            start = json.loads(cursor.read_text())["through"]
+            with SessionManager(store) as manager, manager.session("security_audit"):
+                pass
+            wait_until(lambda: receiver.requests_seen > 0)
+            stopping = time.monotonic()
+        assert time.monotonic() - stopping < 10  # the request under way times out (2 s)
+    assert follower.result is not None and follower.result.spans == 0
+    assert json.loads(cursor.read_text())["through"] == start
+    with SessionManager(store) as manager:
+        assert manager.store.counts().sessions == 1
