@@ -298,3 +298,26 @@ def test_a_hanging_collector_holds_the_cursor_and_stopping_still_ends_the_follow
     assert json.loads(cursor.read_text())["through"] == start
     with SessionManager(store) as manager:
         assert manager.store.counts().sessions == 1
+
+
+def test_a_store_that_cannot_be_read_for_a_while_is_waited_out(
+    postgres_url, postgres_server, caplog
+):
+    name = f"follower-{os.getpid()}-{time.monotonic_ns()}"
+    followed = f"{postgres_url}&application_name={name}"
+    SessionManager(postgres_url).close()
+    admin = postgres_server[1]
+    with Receiver() as receiver, Follower(followed, receiver.endpoint) as follower:
+        time.sleep(0.3)
+        with SessionManager(postgres_url) as manager:
+            ended = time.monotonic() + 1.5
+            while time.monotonic() < ended:  # the follower's connections cut, again and again
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE application_name = %s", (name,))  # fmt: skip
+                time.sleep(0.01)
+            with manager.session("security_audit") as session:
+                session.add_event("progress", "step")
+        spans = receiver.wait_for(1, timeout=30)
+    assert follower.error is None
+    assert "failed; trying again" in caplog.text  # it did fail to read, and went on
+    assert list(session_spans(spans)) == [session.session_id]

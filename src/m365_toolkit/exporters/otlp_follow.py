@@ -17,6 +17,8 @@ The cursor (``--cursor FILE``) is the number up to which everything has been sen
 a SIGKILL, goes on where it was, sending at most one batch again. Without a cursor it starts
 at the store's present end. A backend that is down or refuses a batch is retried with a
 growing pause (up to :data:`MAX_PAUSE` seconds); the cursor waits, so nothing is skipped.
+So is a store that cannot be read for a while (the server restarting); a corrupt one stops
+the follower with the error.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from .._util.atomic import atomic_text_file
 from ..costs.model import CostRecord
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, CorruptStoreError, SchemaError, StoreError
 from .otlp_replay import BATCH, cost_span, otlp_exporter, send, session_span, stored_spans
 
 if TYPE_CHECKING:
@@ -148,22 +150,38 @@ def follow(
                 if not sender.flush():
                     return Followed(sender.sessions, sender.costs, sender.spans, None)
             place.save(after)
+        pause = poll
         while not stop.is_set():
-            high = feed.high_water()
-            while after < high and not stop.is_set():
-                batch = feed.read(after, high)
-                for session in batch.sessions:
-                    sender.add("session", session_span(session))
-                for entry in batch.costs:
-                    sender.add("cost", cost_span(CostRecord.from_entry(entry)))
-                if not sender.flush():
-                    break  # stopped with a batch unsent: the cursor stays before it
-                after = batch.through
-                place.save(after)
-            stop.wait(poll)
+            try:
+                after = _send_new(feed, sender, place, after, stop)
+                pause = poll
+            except (CorruptStoreError, SchemaError):
+                raise  # reported, never waited out
+            except StoreError as exc:  # the server gone, a connection lost: wait, read again
+                log.warning("Reading %s failed; trying again in %.0f s: %s",
+                            store.location, pause, exc)  # fmt: skip
+                pause = min(pause * 2, MAX_PAUSE)
+            stop.wait(pause)
     finally:
         exporter.shutdown()
     return Followed(sender.sessions, sender.costs, sender.spans, after)
+
+
+def _send_new(feed: Feed, sender: _Sender, place: Cursor, after: int, stop: threading.Event) -> int:
+    """Send what was recorded above ``after``, batch by batch, saving the place after each;
+    return the place reached."""
+    high = feed.high_water()
+    while after < high and not stop.is_set():
+        batch = feed.read(after, high)
+        for session in batch.sessions:
+            sender.add("session", session_span(session))
+        for entry in batch.costs:
+            sender.add("cost", cost_span(CostRecord.from_entry(entry)))
+        if not sender.flush():
+            break  # stopped with a batch unsent: the place stays before it
+        after = batch.through
+        place.save(after)
+    return after
 
 
 def _feed(store: Store) -> Feed:
