@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CorruptStoreError
 from ._cost_rows import cost_entry
 from ._rows import Damage, attach_events, read_timelines, session_dicts, warn_damaged
 from .dialect import Connection
+from .sql_unsealed import complete_through
 
 if TYPE_CHECKING:
     from .sql import SQLStore
@@ -49,7 +49,7 @@ class Feed:
     """Reads one SQL store's records in sequence order, for a follower."""
 
     def __init__(self, store: SQLStore) -> None:
-        self._store = store
+        self._location = store.location
         self._d = d = store.dialect
         sql = store.sql
         q = sql.q
@@ -89,10 +89,7 @@ class Feed:
         def work(conn: Connection) -> tuple[FeedBatch, list[Damage]]:
             events = conn.execute(self._events, (after, high, BATCH)).fetchall()
             costs = conn.execute(self._costs, (after, high, BATCH)).fetchall()
-            bound = high
-            for rows in (events, costs):
-                if len(rows) == BATCH:  # more may follow: complete only below both ends
-                    bound = min(bound, _number(rows[-1][0], self._store.location))
+            bound = complete_through(self._location, high, BATCH, events, costs)
             touched = list(dict.fromkeys(ref for seq, ref in events if seq <= bound))
             damaged: list[Damage] = []
             sessions: list[dict[str, Any]] = []
@@ -109,15 +106,5 @@ class Feed:
             return FeedBatch(after, bound, sessions, entries), damaged
 
         batch, damaged = self._d.read(work)
-        warn_damaged(damaged, self._store.location)  # left out, named in the log
+        warn_damaged(damaged, self._location)  # left out, named in the log
         return batch
-
-
-def _number(value: Any, location: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):  # only a damaged schema
-        raise CorruptStoreError(
-            f"The session store {location!r} is corrupt: a record's number {value!r:.40} is "
-            "not a number. It was left untouched; restore it from a backup.",
-            location,
-        )
-    return value

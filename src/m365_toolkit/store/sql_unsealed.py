@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..errors import CorruptStoreError
 from ._canonical import canonical
 from ._leaves import Leaves
 from ._records import Decoded, cost_record, event_record, outcome_text, session_fields
@@ -49,6 +50,7 @@ class Unsealed:
     """Reads the unchained records of one store's dialect (``q`` makes its statements)."""
 
     def __init__(self, d: Dialect, q: Callable[[str], str]) -> None:
+        self._location = d.location
         self.events = q(
             f"SELECT e.seq, e.session, {d.iso('e.timestamp')}, e.type, e.description, e.data "
             "FROM events e WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?"
@@ -75,10 +77,7 @@ class Unsealed:
         and the number up to which they are complete."""
         events = conn.execute(self.events, (after, high, BATCH)).fetchall()
         costs = conn.execute(self.costs, (after, high, BATCH)).fetchall()
-        bound = high
-        for rows in (events, costs):
-            if len(rows) == BATCH:  # more may follow: only numbers below both ends are complete
-                bound = min(bound, int(rows[-1][0]))
+        bound = complete_through(self._location, high, BATCH, events, costs)
         chained: tuple[set[int], set[int]] = (set(), set())  # events', costs'
         for is_cost, ref in conn.execute(self.chained, (after, bound)).fetchall():
             chained[bool(is_cost)].add(int(ref))
@@ -103,6 +102,31 @@ class Unsealed:
                 items.append((int(row[0]), "cost", body, None))
         items.sort()  # by number, then kind: no two items share both (nor compare further)
         return items, bound
+
+
+def complete_through(
+    location: str, high: int, limit: int, *batches: Sequence[Sequence[Any]]
+) -> int:
+    """Up to which number the rows read (each batch the first ``limit`` rows above one
+    number, in sequence order, ``seq`` first) hold every record: below the end of each
+    batch that came full, since more may follow it; else up to ``high``.
+
+    Raises:
+        CorruptStoreError: A row's number is not a number (only a damaged schema).
+    """
+    bound = high
+    for rows in batches:
+        if len(rows) == limit:
+            last = rows[-1][0]
+            if isinstance(last, bool) or not isinstance(last, int):
+                raise CorruptStoreError(
+                    f"The session store {location!r} is corrupt: a record's number "
+                    f"{last!r:.40} is not a number. It was left untouched; restore it from "
+                    "a backup.",
+                    location,
+                )
+            bound = min(bound, last)
+    return bound
 
 
 def _event_item(row: Sequence[Any], session: Sequence[Any], leaves: Leaves) -> Item:
