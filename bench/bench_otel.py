@@ -18,7 +18,6 @@ After the rounds, the follower's lag: how long after the last write it has sent 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from m365_toolkit import Session, SessionManager  # noqa: E402
-from m365_toolkit.exporters.otlp_follow import follow  # noqa: E402
+from m365_toolkit.exporters.otlp_follow import Cursor, follow  # noqa: E402
 from m365_toolkit.exporters.otlp_replay import replay  # noqa: E402
 from m365_toolkit.store.sql_feed import Feed  # noqa: E402
 from tests.otlp_receiver import Receiver  # noqa: E402
@@ -185,7 +184,7 @@ def main() -> None:
         )
         # The follower catching up on the same sessions, from a cursor at the beginning.
         cursor = folder / "catch-up.json"
-        cursor.write_text(json.dumps({"store_id": Feed(manager.store).store_id(), "through": 0}))
+        Cursor(cursor, Feed(manager.store).store_id()).save(0)
         stop = threading.Event()
         with Collector() as receiver:
             began = time.perf_counter()
