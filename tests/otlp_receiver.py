@@ -3,6 +3,7 @@ sends (protobuf, `opentelemetry-proto`) and keeps the spans."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,3 +85,10 @@ def attributes(span: Any) -> dict[str, Any]:
         kind = value.WhichOneof("value")
         found[item.key] = getattr(value, kind) if kind else None
     return found
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (a collector that is down)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -4,7 +4,6 @@ both through the real OTLP/HTTP exporter to a receiver on loopback that decodes 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -21,7 +20,7 @@ from m365_toolkit.cost_tracker import GPT5CostTracker
 from m365_toolkit.exporters.otel import nanoseconds
 from m365_toolkit.exporters.otlp_replay import replay, span_id, trace_id
 
-from .otlp_receiver import Receiver, attributes
+from .otlp_receiver import Receiver, attributes, free_port
 
 
 def seeded(location, clock) -> list[str]:
@@ -121,9 +120,7 @@ def test_live_export_turns_each_committed_record_into_spans(tmp_path, clock):
 
 
 def test_a_dead_or_hanging_collector_loses_spans_never_records(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/v1/traces"
+    closed = f"http://127.0.0.1:{free_port()}/v1/traces"
     with Receiver(hang=True) as hanging:
         for endpoint in (closed, hanging.endpoint):
             provider = TracerProvider()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ from m365_toolkit.exporters.otel import nanoseconds
 from m365_toolkit.exporters.otlp_follow import Followed, follow
 from m365_toolkit.exporters.otlp_replay import span_id, trace_id
 
-from .otlp_receiver import Receiver, attributes
+from .otlp_receiver import Receiver, attributes, free_port
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -168,12 +167,6 @@ def test_following_a_json_file_store_or_no_endpoint_is_refused_with_what_to_do(t
                                       "otlp", "--follow"])  # fmt: skip
     assert result.exit_code != 0 and "Give the OTLP/HTTP endpoint" in result.output
     assert "Following" not in result.output
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_collector_that_is_down_holds_the_cursor_and_gets_everything_once_up(tmp_path):
